@@ -1,0 +1,163 @@
+"""Piccolo tables: the Table is the repository (no extra layer).
+
+JSON payloads are kept in Text columns and (de)serialised by us so that SQLite and PostgreSQL
+behave the same. Money is integer cents and effort integer minutes: no float or Decimal drift
+between backends.
+"""
+
+from piccolo.columns import (
+    BigSerial,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class Shop(Table):
+    """The one workshop this installation serves (a single row, written by the first-run setup)."""
+
+    name = Varchar(length=120, help_text="Shown on screens and on the customer's page")
+    timezone = Varchar(length=64, help_text="IANA zone; every time on screen is shown in it")
+    language = Varchar(length=8, help_text="Default UI language: zh-CN or en")
+    created_at = Timestamptz()
+
+
+class Staff(Table):
+    """A person who signs in on the tablets."""
+
+    username = Varchar(length=40, unique=True, index=True)
+    name = Varchar(length=80, help_text="Display name; customers see the first word only")
+    role = Varchar(length=16, help_text="advisor, technician, foreman or manager")
+    pin_hash = Varchar(length=255, help_text="argon2id of HMAC(secret, PIN)")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class StaffSession(Table):
+    """A server-side sign-in. Only the hash of the cookie value is stored."""
+
+    token_hash = Varchar(length=64, unique=True, index=True)
+    staff = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
+    device_id = Varchar(length=64, default="")
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+
+
+class LoginThrottle(Table):
+    """Failed PIN attempts per user and per device, counted in the database (survives restarts)."""
+
+    key = Varchar(length=100, unique=True, index=True, help_text="user:<id> or device:<id>")
+    failures = Integer(default=0)
+    locked_until = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+
+
+class Customer(Table):
+    name = Varchar(length=80)
+    phone = Varchar(length=32)
+    language = Varchar(length=8, default="zh-CN")
+
+
+class Vehicle(Table):
+    plate = Varchar(length=16, index=True)
+    vin = Varchar(length=17, null=True, default=None)
+    make = Varchar(length=40, default="")
+    model = Varchar(length=60, default="")
+    year = Integer(null=True, default=None)
+    color = Varchar(length=30, default="")
+
+
+class RepairOrder(Table):
+    """维修委托书: one visit of one vehicle. Its stage is derived from its jobs (workshop.stage)."""
+
+    number = Varchar(length=20, unique=True, help_text="Human number, YYMMDD-NNN in shop time")
+    customer = ForeignKey(references=Customer, null=False)
+    vehicle = ForeignKey(references=Vehicle, null=False)
+    mileage = Integer()
+    fuel_level = Integer(null=True, default=None, help_text="Eighths of a tank, 0-8")
+    concerns = Text(default="[]", help_text="JSON list of the customer's own words")
+    promised_at = Timestamptz()
+    first_promised_at = Timestamptz(help_text="The promise as first given: on-time KPIs use it")
+    status_nonce = Varchar(length=64, help_text="Input of the status token; a new one revokes")
+    status_token_hash = Varchar(length=64, unique=True, index=True)
+    created_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+    created_at = Timestamptz()
+    ready_at = Timestamptz(null=True, default=None)
+    delivered_at = Timestamptz(null=True, default=None)
+
+
+class Job(Table):
+    """A line of work on a repair order."""
+
+    repair_order = ForeignKey(references=RepairOrder, null=False, index=True)
+    title = Varchar(length=200)
+    estimated_minutes = Integer(help_text="Sold time")
+    price_cents = Integer(null=True, default=None)
+    needs_approval = Boolean(default=False)
+    approval = Varchar(length=10, null=True, default=None, help_text="pending/approved/declined")
+    state = Varchar(length=16, help_text="workshop.JobState")
+    technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True, default=None)
+    pause_reason = Varchar(length=20, null=True, default=None)
+    rework_count = Integer(default=0)
+    created_at = Timestamptz()
+
+
+class PromiseChange(Table):
+    """Every move of the promised time, with its reason (shown to the customer)."""
+
+    repair_order = ForeignKey(references=RepairOrder, null=False, index=True)
+    previous_at = Timestamptz()
+    promised_at = Timestamptz()
+    reason = Varchar(length=300)
+    changed_at = Timestamptz()
+    changed_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+
+
+class ClockEntry(Table):
+    """Time a technician spent on a job. At most one open entry per technician (partial index)."""
+
+    job = ForeignKey(references=Job, null=False, index=True)
+    technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=True)
+    started_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+    reason = Varchar(length=20, null=True, default=None)
+    device_started_at = Timestamptz(null=True, default=None)
+    device_ended_at = Timestamptz(null=True, default=None)
+    auto_stopped = Boolean(default=False)
+
+
+class QcRecord(Table):
+    """A signed quality check of one job."""
+
+    job = ForeignKey(references=Job, null=False, index=True)
+    signer = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
+    passed = Boolean()
+    items = Text(default="[]", help_text="JSON list of {name, result, note}")
+    signed_at = Timestamptz()
+
+
+class Event(Table):
+    """The event log: audit trail, KPI source and every live update. `seq` rises strictly."""
+
+    seq = BigSerial(primary_key=True)
+    type = Varchar(length=40)
+    at = Timestamptz()
+    repair_order = Integer(null=True, default=None, index=True)
+    actor = Varchar(length=40, default="", help_text="staff:<id>, customer, system")
+    data = Text(default="{}")
+
+
+class IdempotencyRecord(Table):
+    """The first response to an Idempotency-Key, replayed for repeats (kept at least 7 days)."""
+
+    scoped_key = Varchar(length=64, unique=True, index=True, help_text="sha256(scope, key)")
+    request_hash = Varchar(length=64)
+    status_code = Integer()
+    body = Text()
+    created_at = Timestamptz(index=True)
