@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from api import settings
+
+T = TypeVar("T")
 
 # One lock id for every command on PostgreSQL: commands commit in the order they take `seq`,
 # so a reader that has seen seq N can never later find a smaller one appear (see write_transaction).
@@ -76,3 +78,16 @@ async def _advisory_lock(engine: Engine) -> None:
     from api.tables import Event
 
     await Event.raw("SELECT pg_advisory_xact_lock({})", COMMAND_LOCK_ID)
+
+
+async def with_engine(work: Callable[[], Awaitable[T]]) -> T:
+    """For the command line: run `work` with the engine prepared (pool on PostgreSQL), then close."""
+    from piccolo.engine import engine_finder
+
+    engine = engine_finder()
+    assert engine is not None
+    await prepare(engine)
+    try:
+        return await work()
+    finally:
+        await close(engine)

@@ -91,9 +91,7 @@ def load() -> Settings:
         database_url = "postgresql://" + database_url.removeprefix("postgres://")
     if not (database_url.startswith("sqlite:///") or database_url.startswith("postgresql://")):
         shown = database_url.split("@")[-1][:60]
-        raise SettingsError(
-            f"DATABASE_URL: must start with sqlite:/// or postgresql://, got {shown!r}"
-        )
+        raise SettingsError(f"DATABASE_URL: must start with sqlite:/// or postgresql://, got {shown!r}")
 
     photos_dir = Path(os.environ.get("PHOTOS_DIR") or data_dir / "photos")
 
@@ -110,9 +108,7 @@ def load() -> Settings:
         ) from None
 
     origins = tuple(
-        o.strip().rstrip("/")
-        for o in (os.environ.get("ALLOWED_ORIGINS") or "").split(",")
-        if o.strip()
+        o.strip().rstrip("/") for o in (os.environ.get("ALLOWED_ORIGINS") or "").split(",") if o.strip()
     )
     for origin in origins:
         if not origin.startswith(("http://", "https://")):

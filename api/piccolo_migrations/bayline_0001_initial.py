@@ -85,17 +85,11 @@ DESCRIPTION = "initial tables"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="bayline", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="bayline", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="QcRecord", tablename="qc_record", schema=None, columns=None
-    )
+    manager.add_table(class_name="QcRecord", tablename="qc_record", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Event", tablename="event", schema=None, columns=None
-    )
+    manager.add_table(class_name="Event", tablename="event", schema=None, columns=None)
 
     manager.add_table(
         class_name="RepairOrder",
@@ -111,9 +105,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Customer", tablename="customer", schema=None, columns=None
-    )
+    manager.add_table(class_name="Customer", tablename="customer", schema=None, columns=None)
 
     manager.add_table(
         class_name="StaffSession",
@@ -122,9 +114,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Staff", tablename="staff", schema=None, columns=None
-    )
+    manager.add_table(class_name="Staff", tablename="staff", schema=None, columns=None)
 
     manager.add_table(
         class_name="PromiseChange",
@@ -140,17 +130,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Shop", tablename="shop", schema=None, columns=None
-    )
+    manager.add_table(class_name="Shop", tablename="shop", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Vehicle", tablename="vehicle", schema=None, columns=None
-    )
+    manager.add_table(class_name="Vehicle", tablename="vehicle", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Job", tablename="job", schema=None, columns=None
-    )
+    manager.add_table(class_name="Job", tablename="job", schema=None, columns=None)
 
     manager.add_table(
         class_name="IdempotencyRecord",

@@ -1,0 +1,122 @@
+"""create_app(): routes, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from piccolo.engine import engine_finder
+
+from api import __version__, commands, db, errors, settings
+from api.auth import SESSION_COOKIE, SessionMiddleware, _cookie
+from api.routes import web
+from api.routes.auth import AuthController
+from api.routes.health import health
+from api.routes.repair_orders import RepairOrderController
+from api.routes.setup import SetupController
+from api.routes.staff import StaffController
+
+MAX_JSON_BODY = 1024 * 1024  # a repair order is a few KB; photos have their own, larger cap
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    "manifest-src 'self'; worker-src 'self'; object-src 'none'"
+)
+
+
+class SessionCSRFMiddleware(CSRFMiddleware):
+    """Litestar's CSRF check, for requests that carry the staff session cookie.
+
+    A request without that cookie has no ambient credential a cross-site page could ride on
+    (sign-in, the customer's status link): it passes, and still receives the csrftoken cookie.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _cookie(scope, SESSION_COOKIE):
+            existing = _cookie(scope, self.config.cookie_name)
+            token = existing or generate_csrf_token(secret=self.config.secret)
+            await self.app(
+                scope,
+                receive,
+                self.create_send_wrapper(send=send, token=token, csrf_cookie=existing),
+            )
+            return
+        await super().__call__(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response; API answers are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        hsts = settings.get().secure_cookies
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer" if path.startswith("/s/") else "same-origin"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                if path.startswith(("/api/", "/s/")):
+                    headers["Cache-Control"] = "no-store"
+                if hsts:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    engine = engine_finder()
+    assert engine is not None
+    await db.prepare(engine)
+    await commands.forget_old_keys()
+    try:
+        yield
+    finally:
+        await db.close(engine)
+
+
+def create_app(**overrides: Any) -> Litestar:
+    """Build the ASGI app. Settings are read (and checked) here, once."""
+    config = settings.get()
+    csrf = CSRFConfig(secret=config.secret, cookie_secure=config.secure_cookies, cookie_samesite="strict")
+    return Litestar(
+        route_handlers=[
+            health,
+            AuthController,
+            SetupController,
+            StaffController,
+            RepairOrderController,
+            *web.ROUTES,
+        ],
+        middleware=[
+            SecurityHeadersMiddleware,
+            SessionMiddleware,
+            DefineMiddleware(SessionCSRFMiddleware, config=csrf),
+        ],
+        exception_handlers=errors.HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Bayline", version=__version__, path="/schema"),
+        request_max_body_size=MAX_JSON_BODY,
+        **overrides,
+    )

@@ -1,0 +1,157 @@
+"""Staff sign-in on shared tablets: pick yourself, enter your PIN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import Cookie
+from litestar.exceptions import NotAuthorizedException
+
+from api import auth, settings
+from api.commands import NewEvent, Outcome, execute, now
+from api.schemas import LoginIn, UserOut
+from api.tables import Staff, StaffSession
+
+_WRONG = "Wrong username or PIN."
+
+
+def _session_cookie(value: str, max_age: int | None = None) -> Cookie:
+    return Cookie(
+        key=auth.SESSION_COOKIE,
+        value=value,
+        httponly=True,
+        samesite="strict",
+        secure=settings.get().secure_cookies,
+        path="/",
+        max_age=max_age,
+    )
+
+
+def _device_cookie(value: str) -> Cookie:
+    return Cookie(
+        key=auth.DEVICE_COOKIE,
+        value=value,
+        httponly=True,
+        samesite="strict",
+        secure=settings.get().secure_cookies,
+        path="/",
+        max_age=5 * 365 * 24 * 3600,
+    )
+
+
+def _too_many(until: Any) -> Response[dict[str, Any]]:
+    wait = max(1, int((until - now()).total_seconds()) + 1)
+    return Response(
+        {
+            "status_code": 429,
+            "detail": f"Too many wrong PINs. Try again in {wait} s, or ask a manager to unlock you.",
+            "retry_after": wait,
+        },
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["staff sign-in"]
+
+    @get("/staff")
+    async def tiles(self) -> dict[str, list[dict[str, str]]]:
+        """Who can sign in on this tablet: names and roles for the "who are you?" tiles."""
+        rows = (
+            await Staff.select(Staff.username, Staff.name, Staff.role)
+            .where(Staff.active.eq(True))
+            .order_by(Staff.name)
+        )
+        return {"staff": rows}
+
+    @post("/login", status_code=200)
+    async def login(self, request: Request, data: LoginIn) -> Response[UserOut]:
+        """Sign in with username + PIN. A fresh session id every time; a planted one is never used."""
+        device = request.cookies.get(auth.DEVICE_COOKIE) or ""
+        if not (8 <= len(device) <= 64 and device.replace("-", "").replace("_", "").isalnum()):
+            device = auth.new_token()[:32]
+        staff = await auth.active_staff(data.username)
+
+        # 1. Charge the attempt before evaluating it (own transaction, committed even on failure).
+        async def charge() -> Outcome:
+            until, started = await auth.charge_attempt(f"device:{device}", auth.DEVICE_FREE_FAILURES)
+            events: list[NewEvent] = []
+            if until is None and staff is not None:
+                until, started_user = await auth.charge_attempt(f"user:{staff.id}", auth.USER_FREE_FAILURES)
+                if started_user:
+                    events.append(NewEvent("staff.locked_out", None, {"staff_id": staff.id}))
+            return Outcome(429 if until else 200, {"until": until.isoformat() if until else None}, events)
+
+        charged = await execute(charge, actor=f"device:{device}")
+        if charged.status_code == 429:
+            from datetime import datetime
+
+            return _too_many(datetime.fromisoformat(charged.body["until"]))
+
+        # 2. Evaluate the PIN in a thread (argon2 is deliberately slow).
+        pin_hash = staff.pin_hash if staff is not None else auth.dummy_hash()
+        ok = await sync_to_thread(auth.verify_pin, pin_hash, data.pin)
+        if not ok or staff is None:
+            raise NotAuthorizedException(_WRONG)
+
+        # 3. Success: clear the counters, end the old session of this browser, open a new one.
+        token = auth.new_token()
+        old_token = request.cookies.get(auth.SESSION_COOKIE)
+
+        async def sign_in() -> Outcome:
+            at = now()
+            await auth.clear_throttle(f"user:{staff.id}")
+            await auth.clear_throttle(f"device:{device}")
+            if old_token:
+                await (
+                    StaffSession.update({StaffSession.ended_at: at})
+                    .where(StaffSession.token_hash == auth.token_hash(old_token))
+                    .where(StaffSession.ended_at.is_null())
+                )
+            await StaffSession(
+                token_hash=auth.token_hash(token),
+                staff=staff.id,
+                device_id=device,
+                created_at=at,
+                last_seen_at=at,
+            ).save()
+            user = {
+                "id": staff.id,
+                "username": staff.username,
+                "name": staff.name,
+                "role": staff.role,
+            }
+            return Outcome(200, {"user": user}, [NewEvent("staff.signed_in", None, {"staff_id": staff.id})])
+
+        reply = await execute(sign_in, actor=f"staff:{staff.id}")
+        return Response(
+            reply.body,
+            status_code=200,
+            cookies=[_session_cookie(token), _device_cookie(device)],
+        )
+
+    @get("/me")
+    async def me(self, request: Request) -> UserOut:
+        """Who is signed in on this browser (401 when nobody)."""
+        return UserOut.model_validate({"user": auth.current_user(request).public()})
+
+    @post("/logout", status_code=204)
+    async def logout(self, request: Request) -> Response[None]:
+        """End this browser's session (the tablet's outbox keeps what is still unsent)."""
+        user = request.scope.get("user")
+        if isinstance(user, auth.StaffUser):
+
+            async def end() -> Outcome:
+                await StaffSession.update({StaffSession.ended_at: now()}).where(
+                    StaffSession.id == user.session_id
+                )
+                return Outcome(204, None, [NewEvent("staff.signed_out", None, {"staff_id": user.id})])
+
+            await execute(end, actor=f"staff:{user.id}")
+        response: Response[None] = Response(None, status_code=204)
+        response.delete_cookie(auth.SESSION_COOKIE, path="/")
+        return response

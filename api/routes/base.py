@@ -1,0 +1,40 @@
+"""The web side of the command path: Idempotency-Key header → commands.execute → Response."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import ClientException
+
+from api import commands
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key: 1–255 printable ASCII characters, or None when absent."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not all(" " <= c <= "~" for c in key):
+        raise ClientException("Idempotency-Key must be 1 to 255 printable characters.")
+    return key
+
+
+async def run(
+    request: Request,
+    handler: Callable[[], Awaitable[commands.Outcome]],
+    *,
+    actor: str,
+    payload: Any = None,
+) -> Response[Any]:
+    """Execute a command for this request and turn its reply into a Response."""
+    key = idempotency_key(request)
+    request_hash = commands.fingerprint(request.method, request.url.path, payload)
+    reply = await commands.execute(handler, actor=actor, key=key, request_hash=request_hash)
+    headers = dict(reply.headers)
+    if reply.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(reply.body, status_code=reply.status_code, headers=headers)

@@ -1,0 +1,346 @@
+"""The workshop's domain rules. No web, no database: plain values in, decisions out.
+
+Routes load rows, ask these functions what may happen, and write what they answer through the
+command path (`api.commands`). Every rule that a tablet, the API and the tests must agree on
+lives here, so it is stated once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class DomainError(Exception):
+    """A rule said no. Subclasses say how (mapped to HTTP and WebSocket codes at the edge)."""
+
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not visible to the asker)."""
+
+
+class Conflict(DomainError):
+    """The request is valid but the current state does not allow it."""
+
+
+class Forbidden(DomainError):
+    """This person may not do this to this object."""
+
+
+class Invalid(DomainError):
+    """The input breaks a rule that a schema cannot express."""
+
+
+class JobState(StrEnum):
+    RECOMMENDED = "recommended"  # proposed extra work, waiting for the customer's decision
+    DECLINED = "declined"  # the customer said no; never worked on
+    PENDING = "pending"  # approved (or needs no approval), nobody assigned yet
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"  # a technician's clock is running on it
+    PAUSED = "paused"  # clocked off with a reason other than finished
+    FINISHED = "finished"  # waiting for QC
+    QC_PASSED = "qc_passed"
+    REWORK = "rework"  # QC failed: back to the technician
+
+
+class Approval(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class Stage(StrEnum):
+    CHECKED_IN = "checked_in"
+    IN_PROGRESS = "in_progress"
+    QUALITY_CHECK = "quality_check"
+    READY = "ready"
+    DELIVERED = "delivered"
+
+
+CLOCK_OFF_REASONS = (
+    "finished",
+    "waiting_parts",
+    "waiting_approval",
+    "break",
+    "end_of_shift",
+    "other",
+)
+QC_RESULTS = ("pass", "fail", "na")
+
+# Jobs the customer has not agreed to are not work: they neither block nor advance the stage.
+_NOT_WORK = {JobState.RECOMMENDED, JobState.DECLINED}
+_NOT_STARTED = {JobState.PENDING, JobState.ASSIGNED}
+_DONE_WORKING = {JobState.FINISHED, JobState.QC_PASSED}
+_WORKABLE = {JobState.ASSIGNED, JobState.PAUSED, JobState.REWORK}
+_ASSIGNABLE = {JobState.PENDING, JobState.ASSIGNED, JobState.PAUSED, JobState.REWORK}
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What the rules need to know about one job."""
+
+    id: int
+    title: str
+    state: JobState
+    technician_id: int | None = None
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+
+def new_job(needs_approval: bool) -> tuple[JobState, Approval | None]:
+    """State and approval of a new job: a recommendation waits for the customer."""
+    if needs_approval:
+        return JobState.RECOMMENDED, Approval.PENDING
+    return JobState.PENDING, None
+
+
+def decide_approval(state: JobState, approval: Approval | None, decision: str) -> tuple[JobState, Approval]:
+    """The customer approves or declines a recommended job, once.
+
+    A repeated or stale decision (the job was already decided) is a Conflict, so two taps on
+    two phones can never apply twice.
+    """
+    if approval is None:
+        raise Conflict("This job does not need the customer's approval.")
+    if approval is not Approval.PENDING or state is not JobState.RECOMMENDED:
+        raise Conflict(f"This job was already {approval.value}.")
+    if decision == "approve":
+        return JobState.PENDING, Approval.APPROVED
+    if decision == "decline":
+        return JobState.DECLINED, Approval.DECLINED
+    raise Invalid("decision must be 'approve' or 'decline'.")
+
+
+def assign(job: JobFacts) -> JobState:
+    """Give a job to a technician. Re-assigning keeps paused and rework jobs in their state."""
+    if job.state is JobState.RECOMMENDED:
+        raise Conflict(f"“{job.title}” is waiting for the customer's approval.")
+    if job.state not in _ASSIGNABLE:
+        raise Conflict(f"“{job.title}” is {job.state.value} and cannot be assigned now.")
+    return JobState.ASSIGNED if job.state is JobState.PENDING else job.state
+
+
+def clock_on(job: JobFacts, technician_id: int, open_job: JobFacts | None) -> JobState:
+    """Start the clock: only the assigned technician, only on approved work, one clock at a time."""
+    if job.state is JobState.RECOMMENDED:
+        raise Conflict(f"“{job.title}” needs the customer's approval before work starts.")
+    if job.state is JobState.DECLINED:
+        raise Conflict(f"The customer declined “{job.title}”.")
+    if job.technician_id != technician_id:
+        raise Forbidden(f"“{job.title}” is not assigned to you.")
+    if open_job is not None:
+        if open_job.id == job.id:
+            raise Conflict(f"Your clock is already running on “{job.title}”.")
+        raise Conflict(
+            f"Your clock is still running on “{open_job.title}”: clock off there first.",
+            open_job_id=open_job.id,
+        )
+    if job.state not in _WORKABLE:
+        raise Conflict(f"“{job.title}” is {job.state.value}: there is nothing to clock on.")
+    return JobState.IN_PROGRESS
+
+
+def clock_off(job: JobFacts, reason: str, open_job: JobFacts | None) -> JobState:
+    """Stop the clock. `finished` sends the job to QC; any other reason pauses it."""
+    if reason not in CLOCK_OFF_REASONS:
+        raise Invalid(f"reason must be one of: {', '.join(CLOCK_OFF_REASONS)}.")
+    if open_job is None or open_job.id != job.id:
+        raise Conflict(f"You have no clock running on “{job.title}”.")
+    return JobState.FINISHED if reason == "finished" else JobState.PAUSED
+
+
+def check_qc(
+    job: JobFacts, signer_id: int, clocked_ids: Iterable[int], results: Sequence[str]
+) -> tuple[bool, JobState]:
+    """A quality check by someone who did not work on the job. Any fail sends it back for rework."""
+    if signer_id in set(clocked_ids):
+        raise Forbidden("You clocked time on this job: someone else must do its quality check.")
+    if job.state is not JobState.FINISHED:
+        raise Conflict(f"“{job.title}” is {job.state.value}: only finished jobs can be checked.")
+    if not results:
+        raise Invalid("A quality check needs at least one item.")
+    bad = [r for r in results if r not in QC_RESULTS]
+    if bad:
+        raise Invalid(f"QC result must be pass, fail or na, got {bad[0]!r}.")
+    passed = "fail" not in results
+    return passed, (JobState.QC_PASSED if passed else JobState.REWORK)
+
+
+# --- repair orders ----------------------------------------------------------------------------
+
+
+def stage(jobs: Iterable[JobFacts], ready: bool, delivered: bool) -> Stage:
+    """The repair order's stage follows from its jobs; only ready and delivered are set by hand."""
+    if delivered:
+        return Stage.DELIVERED
+    if ready:
+        return Stage.READY
+    work = [j.state for j in jobs if j.state not in _NOT_WORK]
+    if not work or all(s in _NOT_STARTED for s in work):
+        return Stage.CHECKED_IN
+    if all(s in _DONE_WORKING for s in work):
+        return Stage.QUALITY_CHECK
+    return Stage.IN_PROGRESS
+
+
+def ready_blockers(jobs: Iterable[JobFacts]) -> list[str]:
+    """What keeps a repair order from being ready: approved work not through QC, open decisions."""
+    open_items = []
+    for job in jobs:
+        if job.state is JobState.RECOMMENDED:
+            open_items.append(f"“{job.title}” awaits the customer's decision")
+        elif job.state not in _NOT_WORK and job.state is not JobState.QC_PASSED:
+            open_items.append(f"“{job.title}” is {job.state.value.replace('_', ' ')}")
+    return open_items
+
+
+def mark_ready(jobs: Sequence[JobFacts], current: Stage) -> None:
+    """Ready only when every approved job passed QC (raises Conflict naming what is open)."""
+    if current is Stage.DELIVERED:
+        raise Conflict("This repair order was already delivered.")
+    if current is Stage.READY:
+        raise Conflict("This repair order is already ready.")
+    blockers = ready_blockers(jobs)
+    if blockers:
+        raise Conflict("Not ready yet: " + "; ".join(blockers) + ".", open=blockers)
+
+
+def deliver(current: Stage) -> None:
+    """Hand the car over: only from ready."""
+    if current is not Stage.READY:
+        raise Conflict(
+            f"Only a ready vehicle can be delivered; this one is {current.value.replace('_', ' ')}."
+        )
+
+
+def can_add_work(current: Stage) -> None:
+    """Jobs can be added until delivery; adding work to a ready car reopens it."""
+    if current is Stage.DELIVERED:
+        raise Conflict("This repair order was delivered: open a new one for more work.")
+
+
+PROMISE_MAX_AHEAD = timedelta(days=90)
+
+
+def check_promise(promised_at: datetime, now: datetime) -> None:
+    """A promise is a future time the shop can keep (not in the past, not months away)."""
+    if promised_at.tzinfo is None:
+        raise Invalid("promised_at needs a UTC offset, e.g. 2026-11-22T17:30:00+08:00.")
+    if promised_at <= now:
+        raise Invalid("The promised time is in the past: choose a later time.")
+    if promised_at - now > PROMISE_MAX_AHEAD:
+        raise Invalid("The promised time is more than 90 days away: check the date.")
+
+
+def change_promise(current: datetime, new: datetime, reason: str, now: datetime, current_stage: Stage) -> str:
+    """Move the promised time. A reason is required: the customer sees it."""
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("Say why the promised time changes: the customer will see the reason.")
+    if current_stage is Stage.DELIVERED:
+        raise Conflict("This repair order was already delivered.")
+    check_promise(new, now)
+    if new == current:
+        raise Conflict("That is already the promised time.")
+    return reason
+
+
+# --- identifiers ------------------------------------------------------------------------------
+
+_VIN_VALUES = {
+    **{str(d): d for d in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
+    **dict(zip("JKLMN", range(1, 6), strict=True)),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
+}
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def vin_check_digit(vin: str) -> str:
+    """The 9th-character check digit of a VIN (ISO 3779 / GB 16735 / FMVSS 115)."""
+    total = sum(_VIN_VALUES[c] * w for c, w in zip(vin, _VIN_WEIGHTS, strict=True))
+    rest = total % 11
+    return "X" if rest == 10 else str(rest)
+
+
+def normalize_vin(raw: str) -> str:
+    """Upper-case, validated VIN, or Invalid with a message an advisor can act on."""
+    vin = re.sub(r"[\s-]", "", raw).upper()
+    if len(vin) != 17:
+        raise Invalid(f"A VIN has 17 characters; this one has {len(vin)}.")
+    wrong = sorted({c for c in vin if c in "IOQ"})
+    if wrong:
+        raise Invalid(f"A VIN never contains I, O or Q (found {', '.join(wrong)}): check 1/I and 0/O.")
+    if not all(c in _VIN_VALUES for c in vin):
+        raise Invalid("A VIN has only letters A–Z and digits.")
+    expected = vin_check_digit(vin)
+    if vin[8] != expected:
+        raise Invalid(f"This VIN's check digit (9th character) should be {expected}: check for a typo.")
+    return vin
+
+
+_COMMON_PINS = {
+    "1234",
+    "1111",
+    "0000",
+    "1212",
+    "7777",
+    "1004",
+    "2000",
+    "4444",
+    "2222",
+    "6969",
+    "9999",
+    "3333",
+    "5555",
+    "6666",
+    "1122",
+    "1313",
+    "8888",
+    "4321",
+    "2001",
+    "1010",
+    "5201",
+    "1314",
+    "5200",
+    "123123",
+    "121212",
+    "112233",
+    "520520",
+    "131420",
+    "147258",
+    "159753",
+    "1470",
+    "2580",
+    "0852",
+    "8520",
+    "1357",
+    "2468",
+    "9876",
+    "7410",
+    "0123",
+    "1230",
+}
+
+
+def check_pin(pin: str) -> None:
+    """PINs are 4–8 digits and not among the commonest ones (runs, repeats, well-known lists)."""
+    if not pin.isdigit() or not 4 <= len(pin) <= 8 or not pin.isascii():
+        raise Invalid("A PIN is 4 to 8 digits.")
+    digits = [int(c) for c in pin]
+    steps = {b - a for a, b in zip(digits, digits[1:], strict=False)}
+    if len(set(pin)) == 1 or steps in ({1}, {-1}) or pin in _COMMON_PINS:
+        raise Invalid("This PIN is too easy to guess: choose one without repeats, runs or dates.")
+    if len(pin) % 2 == 0 and pin[: len(pin) // 2] == pin[len(pin) // 2 :] and len(pin) >= 6:
+        raise Invalid("This PIN is too easy to guess: choose one without repeats, runs or dates.")

@@ -1,0 +1,233 @@
+// Bayline staff app: boot sequence, hash router, top bar, idle sign-out and service-worker updates.
+import { get, post, onUnauthorized } from './api.js';
+import { initLang, getLang, setLang, onLangChange, setShopTimeZone, t } from './i18n.js';
+import { h, clear, translateTree, toast } from './dom.js';
+import * as setupScreen from './setup.js';
+import * as signinScreen from './signin.js';
+import * as todayScreen from './today.js';
+import * as newRoScreen from './new-ro.js';
+
+// A bay tablet is shared: after this long without a touch or key press, whoever was signed in is
+// signed out so the next person cannot act under their name.
+export const IDLE_MINUTES = 10;
+
+const routes = {
+  '#/setup': { screen: setupScreen, auth: false },
+  '#/signin': { screen: signinScreen, auth: false },
+  '#/today': { screen: todayScreen, auth: true },
+  '#/new': { screen: newRoScreen, auth: true },
+};
+
+const state = {
+  setup: null, // {needed, default_timezone, timezones} while the install is brand new
+  shop: null, // {name, timezone, ...}
+  user: null, // {id, name, role, username}
+};
+
+const view = document.getElementById('view');
+let cleanup = null;
+let lastActivity = Date.now();
+
+const ctx = {
+  state,
+  go(hash, { replace = false } = {}) {
+    if (location.hash === hash) return route();
+    if (replace) history.replaceState(null, '', hash);
+    else location.hash = hash;
+    if (replace) route();
+  },
+  setUser(user) {
+    state.user = user;
+    lastActivity = Date.now();
+    renderTopbar();
+  },
+  async signOut(reasonKey) {
+    const wasSignedIn = !!state.user;
+    state.user = null;
+    renderTopbar();
+    try {
+      await post('/api/auth/logout');
+    } catch {
+      /* the session is dropped locally either way; the server expires it on its own */
+    }
+    if (wasSignedIn && reasonKey) toast(reasonKey, { minutes: IDLE_MINUTES });
+    ctx.go('#/signin', { replace: true });
+  },
+  async loadShop() {
+    try {
+      state.shop = await get('/api/shop');
+      if (state.shop?.timezone) setShopTimeZone(state.shop.timezone);
+    } catch {
+      /* keep the previous / default zone; screens still work */
+    }
+    renderTopbar();
+  },
+};
+
+// ---------- router ----------
+
+function route() {
+  let hash = location.hash || '#/today';
+  if (!routes[hash]) hash = '#/today';
+  if (state.setup?.needed && hash !== '#/setup') hash = '#/setup';
+  else if (!state.setup?.needed && hash === '#/setup') hash = state.user ? '#/today' : '#/signin';
+  else if (routes[hash].auth && !state.user) hash = '#/signin';
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+
+  if (typeof cleanup === 'function') cleanup();
+  cleanup = null;
+  clear(view);
+  document.body.dataset.route = hash.slice(2);
+  cleanup = routes[hash].screen.render(view, ctx);
+  view.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+}
+
+// ---------- top bar ----------
+
+function renderTopbar() {
+  const shopName = document.getElementById('shop-name');
+  shopName.textContent = state.shop?.name || state.setup?.shop_name || '';
+  const who = document.getElementById('who');
+  clear(who);
+  if (state.user) {
+    who.append(
+      h('span', { class: 'who-name' }, state.user.name || state.user.username || ''),
+      h('span', { class: 'who-role', t: `role.${state.user.role}` }),
+    );
+  }
+  who.hidden = !state.user;
+  document.getElementById('switch-user').hidden = !state.user;
+  const toggle = document.getElementById('lang-toggle');
+  // The button names the language it switches *to*, in that language, so anyone can find it.
+  toggle.textContent = getLang() === 'zh-CN' ? 'English' : '中文';
+  toggle.setAttribute('lang', getLang() === 'zh-CN' ? 'en' : 'zh-CN');
+  toggle.setAttribute('aria-label', t('top.switchLanguage'));
+}
+
+function wireTopbar() {
+  document.getElementById('lang-toggle').addEventListener('click', () => {
+    setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN');
+  });
+  document.getElementById('switch-user').addEventListener('click', () => ctx.signOut());
+  onLangChange(() => {
+    translateTree(document);
+    renderTopbar();
+  });
+}
+
+// ---------- idle sign-out ----------
+
+function watchIdle() {
+  const mark = () => {
+    lastActivity = Date.now();
+  };
+  for (const type of ['pointerdown', 'touchstart', 'keydown']) {
+    window.addEventListener(type, mark, { passive: true, capture: true });
+  }
+  // Compare timestamps instead of one long setTimeout: a sleeping tablet pauses timers, and on
+  // wake-up the check below still sees how long it really was.
+  const check = () => {
+    if (state.user && Date.now() - lastActivity > IDLE_MINUTES * 60000) ctx.signOut('top.signedOutIdle');
+  };
+  setInterval(check, 15000);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') check();
+  });
+}
+
+// ---------- service worker ----------
+
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  let reloadRequested = false;
+  const banner = document.getElementById('update-banner');
+
+  const offer = (worker) => {
+    banner.hidden = false;
+    document.getElementById('update-reload').onclick = () => {
+      reloadRequested = true;
+      worker.postMessage({ type: 'SKIP_WAITING' });
+    };
+  };
+
+  // Only reload when the person asked for it: the first install also changes the controller
+  // (clients.claim) and must not reload a page they are typing into.
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (reloadRequested) location.reload();
+  });
+
+  navigator.serviceWorker
+    .register('/sw.js', { scope: '/' })
+    .then((reg) => {
+      if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
+      reg.addEventListener('updatefound', () => {
+        const worker = reg.installing;
+        worker?.addEventListener('statechange', () => {
+          if (worker.state === 'installed' && navigator.serviceWorker.controller) offer(worker);
+        });
+      });
+      // Tablets stay open for days; look for a new version when the app comes back to the front.
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'visible') reg.update().catch(() => {});
+      });
+    })
+    .catch(() => {
+      /* no offline shell (e.g. plain http on a LAN address); the app still works online */
+    });
+}
+
+// ---------- boot ----------
+
+function bootError(err) {
+  clear(view);
+  const retry = h('button', { class: 'btn btn-primary', type: 'button', t: 'common.retry', onclick: () => boot() });
+  view.append(
+    h(
+      'section',
+      { class: 'empty-state' },
+      h('h1', { t: 'boot.failedTitle' }),
+      h('p', { t: err?.status === 0 ? 'error.network' : 'boot.failedBody' }),
+      retry,
+    ),
+  );
+}
+
+async function boot() {
+  try {
+    const setup = await get('/api/setup');
+    if (setup?.needed) {
+      state.setup = setup;
+      if (setup.default_timezone) setShopTimeZone(setup.default_timezone);
+      renderTopbar();
+      return ctx.go('#/setup', { replace: true });
+    }
+    state.setup = null;
+    await ctx.loadShop();
+    try {
+      const me = await get('/api/auth/me');
+      ctx.setUser(me?.user || null);
+    } catch (err) {
+      if (err.status !== 401) throw err;
+      state.user = null;
+    }
+    renderTopbar();
+    route();
+  } catch (err) {
+    bootError(err);
+  }
+}
+
+onUnauthorized(() => {
+  // The server dropped the session (expired, or a manager signed this person out).
+  if (state.user) ctx.signOut('top.sessionExpired');
+});
+
+initLang();
+wireTopbar();
+renderTopbar();
+translateTree(document);
+watchIdle();
+registerServiceWorker();
+window.addEventListener('hashchange', route);
+boot();

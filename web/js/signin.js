@@ -1,0 +1,232 @@
+// "Who are you?" tiles, then a PIN pad. Picking the person first means a PIN only has to be unique
+// per person, and the lockout counts per person (all bay tablets share one address).
+import { get, post } from './api.js';
+import { h, clear, initials, setText } from './dom.js';
+import { showError, clearError } from './forms.js';
+
+const MIN_PIN = 4;
+const MAX_PIN = 8;
+const ROLES = ['advisor', 'technician', 'foreman', 'manager'];
+
+export function render(root, ctx) {
+  const page = h('div', { class: 'page signin' });
+  root.append(page);
+  let disposePad = null;
+
+  async function showTiles() {
+    disposePad?.();
+    disposePad = null;
+    clear(page);
+    const list = h('div', { class: 'tiles', role: 'list', 'aria-busy': 'true' });
+    const error = h('p', { class: 'form-banner', role: 'alert', hidden: true });
+    page.append(
+      h('header', { class: 'page-head centered' }, h('h1', { t: 'signin.title' }), h('p', { class: 'lead', t: 'signin.lead' })),
+      error,
+      list,
+    );
+    try {
+      const { staff = [] } = (await get('/api/auth/staff')) || {};
+      list.removeAttribute('aria-busy');
+      if (!staff.length) {
+        list.replaceWith(h('div', { class: 'empty-state' }, h('h2', { t: 'signin.noStaffTitle' }), h('p', { t: 'signin.noStaffBody' }), h('code', { class: 'cli' }, 'python -m api staff add --username … --name "…" --role advisor --pin …')));
+        return;
+      }
+      for (const person of staff) list.append(tile(person));
+      list.querySelector('button')?.focus({ preventScroll: true });
+    } catch (err) {
+      list.remove();
+      showError(error, err);
+      error.append(' ', h('button', { type: 'button', class: 'btn btn-link', t: 'common.retry', onclick: showTiles }));
+    }
+  }
+
+  function tile(person) {
+    const role = ROLES.includes(person.role) ? person.role : 'other';
+    return h(
+      'button',
+      {
+        type: 'button',
+        role: 'listitem',
+        class: ['tile', `role-${role}`],
+        'data-testid': 'staff-tile',
+        'data-username': person.username,
+        onclick: () => showPad(person),
+      },
+      avatar(person),
+      h('span', { class: 'tile-name' }, person.name || person.username),
+      h('span', { class: 'tile-role', t: `role.${person.role}` }),
+    );
+  }
+
+  function showPad(person) {
+    clear(page);
+    disposePad = pinPad(page, person, {
+      onBack: showTiles,
+      onSignedIn(user) {
+        ctx.setUser({ username: person.username, ...user });
+        ctx.go('#/today');
+      },
+    });
+  }
+
+  showTiles();
+  return () => disposePad?.();
+}
+
+function avatar(person) {
+  // A stable colour per person helps people find themselves faster than reading names.
+  let hash = 0;
+  for (const ch of person.username || person.name || '') hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return h('span', { class: ['avatar', `avatar-c${hash % 8}`], 'aria-hidden': 'true' }, initials(person.name || person.username));
+}
+
+/** The PIN pad for one person. Returns a dispose function (removes the keyboard listener). */
+function pinPad(page, person, { onBack, onSignedIn }) {
+  let pin = '';
+  let busy = false;
+  let lockedUntil = 0;
+  let countdown = null;
+
+  const dots = h('div', { class: 'pin-dots', 'data-testid': 'pin-display', role: 'status', 'aria-live': 'polite' });
+  const error = h('p', { class: 'signin-error', 'data-testid': 'signin-error', role: 'alert', hidden: true });
+  const keys = [];
+  const key = (k, content, extra = {}) => {
+    const b = h(
+      'button',
+      { type: 'button', class: ['pin-key', `pin-key-${/\d/.test(k) ? 'digit' : k}`], 'data-testid': 'pin-key', 'data-key': k, onclick: () => press(k), ...extra },
+      content,
+    );
+    keys.push(b);
+    return b;
+  };
+  const okKey = key('ok', h('span', { t: 'signin.ok' }));
+  const pad = h(
+    'div',
+    { class: 'pin-pad' },
+    ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((d) => key(d, d)),
+    key('back', backIcon(), { tattrs: { 'aria-label': 'signin.backspace' } }),
+    key('0', '0'),
+    okKey,
+  );
+
+  page.append(
+    h(
+      'div',
+      { class: 'pin-screen' },
+      h(
+        'div',
+        { class: 'pin-who' },
+        h('button', { type: 'button', class: 'btn btn-ghost back-btn', onclick: onBack }, h('span', { 'aria-hidden': 'true' }, '‹ '), h('span', { t: 'signin.back' })),
+        avatar(person),
+        h('h1', { class: 'pin-name' }, person.name || person.username),
+        h('p', { class: 'tile-role', t: `role.${person.role}` }),
+        h('p', { class: 'lead', t: 'signin.enterPin' }),
+      ),
+      h('div', { class: 'pin-entry' }, dots, error, pad),
+    ),
+  );
+
+  function paint() {
+    clear(dots);
+    const slots = Math.max(MIN_PIN, pin.length);
+    for (let i = 0; i < slots; i++) dots.append(h('span', { class: ['dot', i < pin.length && 'filled'] }));
+    dots.dataset.length = String(pin.length);
+    dots.setAttribute('aria-label', `${pin.length}`);
+    const locked = Date.now() < lockedUntil;
+    for (const b of keys) b.disabled = busy || locked;
+    okKey.disabled = busy || locked || pin.length < MIN_PIN;
+  }
+
+  function press(k) {
+    if (busy || Date.now() < lockedUntil) return;
+    if (k === 'back') pin = pin.slice(0, -1);
+    else if (k === 'ok') return submit();
+    else if (/^\d$/.test(k) && pin.length < MAX_PIN) pin += k;
+    if (pin.length) clearError(error);
+    paint();
+  }
+
+  async function submit() {
+    if (pin.length < MIN_PIN || busy) return;
+    busy = true;
+    paint();
+    try {
+      const res = await post('/api/auth/login', { username: person.username, pin });
+      pin = '';
+      onSignedIn(res?.user || {});
+      return;
+    } catch (err) {
+      pin = '';
+      if (err.status === 401) {
+        setText(error, 'signin.wrongPin');
+        error.hidden = false;
+        shake();
+      } else if (err.status === 429) {
+        lockFor(err.retryAfter ?? 60);
+      } else {
+        showError(error, err);
+      }
+    } finally {
+      busy = false;
+      paint();
+    }
+  }
+
+  function shake() {
+    dots.classList.remove('shake');
+    void dots.offsetWidth; // restart the animation on repeated failures
+    dots.classList.add('shake');
+    navigator.vibrate?.(120);
+  }
+
+  // Count the lockout down on screen so nobody keeps tapping into a wall.
+  function lockFor(seconds) {
+    lockedUntil = Date.now() + seconds * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((lockedUntil - Date.now()) / 1000));
+      if (left <= 0) {
+        clearInterval(countdown);
+        countdown = null;
+        clearError(error);
+      } else {
+        setText(error, 'signin.tooMany', { seconds: left });
+        error.hidden = false;
+      }
+      paint();
+    };
+    clearInterval(countdown);
+    countdown = setInterval(tick, 1000);
+    tick();
+  }
+
+  function onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (/^\d$/.test(e.key)) press(e.key);
+    else if (e.key === 'Backspace') press('back');
+    else if (e.key === 'Enter') press('ok');
+    else if (e.key === 'Escape') onBack();
+    else return;
+    e.preventDefault();
+  }
+  document.addEventListener('keydown', onKey);
+  paint();
+  keys[4]?.focus({ preventScroll: true });
+
+  return () => {
+    document.removeEventListener('keydown', onKey);
+    clearInterval(countdown);
+  };
+}
+
+function backIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', 'M21 5H9l-6 7 6 7h12a1 1 0 0 0 1-1V6a1 1 0 0 0-1-1zm-4.3 9.3-1.4 1.4L13 13.4l-2.3 2.3-1.4-1.4 2.3-2.3-2.3-2.3 1.4-1.4 2.3 2.3 2.3-2.3 1.4 1.4-2.3 2.3z');
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  return svg;
+}

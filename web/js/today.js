@@ -1,0 +1,205 @@
+// The advisor's "Today's vehicles": every open repair order, soonest promise first.
+import { get } from './api.js';
+import { h, clear, timeEl, setText, toast, copyText } from './dom.js';
+import { showError } from './forms.js';
+import { t } from './i18n.js';
+
+const SOON_MINUTES = 60; // amber when the promise is this close
+const REFRESH_SECONDS = 30; // until live push arrives, a gentle poll keeps the board honest
+
+const DONE_STATES = new Set(['finished', 'qc_passed']);
+const OUT_OF_SCOPE = new Set(['declined', 'recommended']); // not (yet) work the customer agreed to
+
+export function render(root, ctx) {
+  let items = [];
+  let query = '';
+  let loaded = false;
+
+  const search = h('input', {
+    type: 'search',
+    class: 'input search-input',
+    name: 'search',
+    autocomplete: 'off',
+    autocapitalize: 'characters',
+    enterkeyhint: 'search',
+    tattrs: { placeholder: 'today.searchPlaceholder', 'aria-label': 'today.searchPlaceholder' },
+  });
+  const count = h('span', { class: 'count-pill', hidden: true });
+  const list = h('div', { class: 'ro-grid', 'data-testid': 'today-list', 'aria-live': 'polite', 'aria-busy': 'true' });
+  const error = h('div', { class: 'form-banner', role: 'alert', hidden: true });
+
+  const newButton = h(
+    'button',
+    { type: 'button', class: 'btn btn-accent btn-lg', 'data-testid': 'new-ro-button', onclick: () => ctx.go('#/new') },
+    h('span', { class: 'plus', 'aria-hidden': 'true' }, '+'),
+    h('span', { t: 'today.newRo' }),
+  );
+
+  root.append(
+    h(
+      'div',
+      { class: 'page' },
+      h('header', { class: 'page-head' }, h('div', { class: 'title-row' }, h('h1', { t: 'today.title' }), count), newButton),
+      h('div', { class: 'toolbar' }, h('div', { class: 'search' }, searchIcon(), search)),
+      error,
+      list,
+    ),
+  );
+
+  search.addEventListener('input', () => {
+    query = search.value;
+    paint();
+  });
+
+  async function load() {
+    try {
+      const data = await get('/api/repair-orders');
+      items = Array.isArray(data?.items) ? data.items : Array.isArray(data) ? data : [];
+      loaded = true;
+      error.hidden = true;
+    } catch (err) {
+      if (err.status === 401) return; // app.js sends us to sign-in
+      if (err.status === 403) setText(error, 'today.forbidden');
+      else showError(error, err);
+      error.hidden = false;
+    }
+    list.removeAttribute('aria-busy');
+    paint();
+  }
+
+  function paint() {
+    const now = Date.now();
+    const q = normalise(query);
+    const sorted = [...items].sort((a, b) => promiseTime(a) - promiseTime(b));
+    const shown = q ? sorted.filter((ro) => matches(ro, q)) : sorted;
+    count.hidden = !loaded;
+    count.textContent = String(items.length);
+    clear(list);
+    if (!loaded) return;
+    if (!items.length) {
+      list.append(
+        h(
+          'div',
+          { class: 'empty-state' },
+          emptyIcon(),
+          h('h2', { t: 'today.emptyTitle' }),
+          h('p', { t: 'today.emptyBody' }),
+          h('button', { type: 'button', class: 'btn btn-primary btn-lg', t: 'today.newRo', onclick: () => ctx.go('#/new') }),
+        ),
+      );
+      return;
+    }
+    if (!shown.length) {
+      list.append(h('div', { class: 'empty-state small' }, h('p', { t: 'today.noMatch', tp: { query: query.trim() } })));
+      return;
+    }
+    for (const ro of shown) list.append(card(ro, now));
+  }
+
+  load();
+  const timer = setInterval(load, REFRESH_SECONDS * 1000);
+  const onVisible = () => document.visibilityState === 'visible' && load();
+  document.addEventListener('visibilitychange', onVisible);
+  return () => {
+    clearInterval(timer);
+    document.removeEventListener('visibilitychange', onVisible);
+  };
+}
+
+function promiseTime(ro) {
+  const when = Date.parse(ro.promised_at);
+  return Number.isFinite(when) ? when : Infinity;
+}
+
+// Plates are typed with and without spaces/dots ("沪A·12345"); compare without them.
+function normalise(s) {
+  return String(s || '').toUpperCase().replace(/[\s·.\-]/g, '');
+}
+
+function matches(ro, q) {
+  return [ro.vehicle?.plate, ro.customer?.name, ro.number, ro.vehicle?.vin].some((v) => normalise(v).includes(q));
+}
+
+function card(ro, now) {
+  const v = ro.vehicle || {};
+  const jobs = (ro.jobs || []).filter((j) => !OUT_OF_SCOPE.has(j.state) && j.approval !== 'declined');
+  const done = jobs.filter((j) => DONE_STATES.has(j.state)).length;
+  const awaiting = (ro.jobs || []).filter((j) => j.needs_approval && (j.approval === 'pending' || j.approval == null) && j.state === 'recommended').length;
+  const when = promiseTime(ro);
+  const urgency = when < now ? 'late' : when - now <= SOON_MINUTES * 60000 ? 'soon' : 'ok';
+  const moved = ro.first_promised_at && ro.first_promised_at !== ro.promised_at;
+  const vehicleLine = [v.year, v.make, v.model].filter(Boolean).join(' ');
+
+  const copy = h(
+    'button',
+    { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'copy-status-link', disabled: !ro.status_url },
+    linkIcon(),
+    h('span', { t: 'today.copyLink' }),
+  );
+  copy.addEventListener('click', async () => {
+    const ok = await copyText(new URL(ro.status_url, location.origin).href);
+    toast(ok ? 'today.linkCopied' : 'today.copyFailed', undefined, ok ? 'ok' : 'error');
+  });
+
+  const pct = jobs.length ? Math.round((done / jobs.length) * 100) : 0;
+  const bar = h('span', { class: 'progress-fill' });
+  bar.style.width = `${pct}%`; // set from JS: the CSP forbids style="" in markup
+
+  return h(
+    'article',
+    { class: ['ro-card', `urgency-${urgency}`], 'data-testid': 'ro-card', 'data-number': ro.number, 'data-stage': ro.stage },
+    h('div', { class: 'ro-top' }, h('span', { class: 'ro-number' }, ro.number ?? ''), stageBadge(ro.stage)),
+    h('div', { class: 'plate', lang: 'zh-CN' }, v.plate || '—'),
+    h(
+      'div',
+      { class: 'ro-vehicle' },
+      vehicleLine || null,
+      v.color ? h('span', { class: 'ro-color' }, v.color) : null,
+    ),
+    h('div', { class: 'ro-customer' }, personIcon(), h('span', {}, ro.customer?.name || '')),
+    h(
+      'div',
+      { class: ['ro-promise', `promise-${urgency}`] },
+      h('span', { class: 'promise-label', t: urgency === 'late' ? 'today.overdue' : 'today.promised' }),
+      ro.promised_at ? timeEl(ro.promised_at, 'smart') : h('span', {}, '—'),
+      moved ? h('span', { class: 'chip chip-muted', t: 'today.moved' }) : null,
+    ),
+    h(
+      'div',
+      { class: 'ro-jobs' },
+      h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': jobs.length, 'aria-valuenow': done }, bar),
+      h('span', { class: 'ro-jobs-text', t: jobs.length ? 'today.jobsDone' : 'today.noJobs', tp: { done, total: jobs.length } }),
+      awaiting ? h('span', { class: 'chip chip-warn', t: 'today.awaitingApproval', tp: { count: awaiting } }) : null,
+    ),
+    h('div', { class: 'ro-actions' }, copy),
+  );
+}
+
+export function stageBadge(stage) {
+  return h('span', { class: ['badge', `stage-${stage}`], 'data-stage': stage, t: `stage.${stage}` });
+}
+
+function svg(d, cls = 'icon') {
+  const ns = 'http://www.w3.org/2000/svg';
+  const el = document.createElementNS(ns, 'svg');
+  el.setAttribute('viewBox', '0 0 24 24');
+  el.setAttribute('aria-hidden', 'true');
+  el.setAttribute('class', cls);
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', d);
+  p.setAttribute('fill', 'none');
+  p.setAttribute('stroke', 'currentColor');
+  p.setAttribute('stroke-width', '2');
+  p.setAttribute('stroke-linecap', 'round');
+  p.setAttribute('stroke-linejoin', 'round');
+  el.append(p);
+  return el;
+}
+const searchIcon = () => svg('M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zm10 3-5.2-5.2');
+const linkIcon = () => svg('M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1');
+const personIcon = () => svg('M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 8a7 7 0 0 1 14 0');
+const emptyIcon = () =>
+  svg('M3 13l2-6a2 2 0 0 1 2-1.4h10A2 2 0 0 1 19 7l2 6v5a1 1 0 0 1-1 1h-2a1 1 0 0 1-1-1v-1H7v1a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1zm0 0h18M7 16h.01M17 16h.01', 'icon icon-xl');
+
+// Re-export so other screens can translate job states the same way.
+export const jobStateLabel = (state) => t(`job.${state}`);
