@@ -52,7 +52,8 @@ def validation_error(request: Request, exc: ValidationException) -> Response[dic
     errors = [
         {"field": f, "message": m} for f, m in (_field_message(i) for i in items if isinstance(i, dict))
     ]
-    from_body = any(isinstance(i, dict) and i.get("source") == "body" for i in items)
+    address = {*request.path_params, *request.query_params}
+    from_body = any(e["field"].split(".")[0] not in address for e in errors)
     if not errors:
         return _json(400, exc.detail or "The request could not be read.")
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])

@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import JSONBody
 
 from api import auth, settings
 from api.commands import NewEvent, Outcome, execute, now
@@ -69,7 +70,7 @@ class AuthController(Controller):
         return {"staff": rows}
 
     @post("/login", status_code=200)
-    async def login(self, request: Request, data: LoginIn) -> Response[UserOut]:
+    async def login(self, request: Request, data: JSONBody[LoginIn]) -> Response[UserOut]:
         """Sign in with username + PIN. A fresh session id every time; a planted one is never used."""
         device = request.cookies.get(auth.DEVICE_COOKIE) or ""
         if not (8 <= len(device) <= 64 and device.replace("-", "").replace("_", "").isalnum()):

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
 
 from api import readmodels, shop, workshop
 from api.auth import current_user, new_status_link, requires
@@ -32,7 +33,7 @@ async def _next_number() -> str:
     return f"{day}-{taken + 1:03d}"
 
 
-async def _stage_events(ro_id: int, before: workshop.Stage) -> list[NewEvent]:
+async def _stage_events(ro_id: FromPath[int], before: workshop.Stage) -> list[NewEvent]:
     """A stage.changed event when the change just written moved the repair order's stage."""
     ro = await RepairOrder.select().where(RepairOrder.id == ro_id).first()
     jobs = (await readmodels.jobs_of([ro_id]))[ro_id]
@@ -47,7 +48,7 @@ async def _current_stage(ro: dict[str, Any]) -> workshop.Stage:
     return readmodels.stage_of(ro, jobs)
 
 
-async def _job_row(ro_id: int, job: Any, needs_approval: bool, at: Any) -> Job:
+async def _job_row(ro_id: FromPath[int], job: Any, needs_approval: bool, at: Any) -> Job:
     state, approval = workshop.new_job(needs_approval)
     row = Job(
         repair_order=ro_id,
@@ -73,7 +74,7 @@ class RepairOrderController(Controller):
         return RepairOrderList.model_validate({"items": await readmodels.open_repair_orders()})
 
     @get("/{ro_id:int}", guards=[requires("ro.read")])
-    async def get_one(self, ro_id: int) -> RepairOrderOut:
+    async def get_one(self, ro_id: FromPath[int]) -> RepairOrderOut:
         """One repair order with jobs, photos and promise history."""
         ro = await readmodels.repair_order(ro_id)
         if ro is None:
@@ -81,7 +82,7 @@ class RepairOrderController(Controller):
         return RepairOrderOut.model_validate(ro)
 
     @post("/", guards=[requires("ro.create")], status_code=201)
-    async def create(self, request: Request, data: RepairOrderCreate) -> Response[RepairOrderOut]:
+    async def create(self, request: Request, data: JSONBody[RepairOrderCreate]) -> Response[RepairOrderOut]:
         """Write up a repair order: customer, vehicle, concerns, jobs with estimates, promise."""
         user = current_user(request)
 
@@ -118,7 +119,9 @@ class RepairOrderController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
 
     @post("/{ro_id:int}/jobs", guards=[requires("ro.add_job")], status_code=201)
-    async def add_job(self, request: Request, ro_id: int, data: JobCreate) -> Response[dict[str, Any]]:
+    async def add_job(
+        self, request: Request, ro_id: FromPath[int], data: JSONBody[JobCreate]
+    ) -> Response[dict[str, Any]]:
         """Add a job; with needs_approval it is a recommendation the customer approves or declines."""
         user = current_user(request)
 
@@ -148,7 +151,9 @@ class RepairOrderController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
 
     @post("/{ro_id:int}/promise", guards=[requires("ro.promise")], status_code=200)
-    async def change_promise(self, request: Request, ro_id: int, data: PromiseIn) -> Response[RepairOrderOut]:
+    async def change_promise(
+        self, request: Request, ro_id: FromPath[int], data: JSONBody[PromiseIn]
+    ) -> Response[RepairOrderOut]:
         """Move the promised time; the reason is required and the customer sees both at once."""
         user = current_user(request)
 
@@ -180,7 +185,7 @@ class RepairOrderController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
 
     @post("/{ro_id:int}/ready", guards=[requires("ro.ready")], status_code=200)
-    async def ready(self, request: Request, ro_id: int) -> Response[RepairOrderOut]:
+    async def ready(self, request: Request, ro_id: FromPath[int]) -> Response[RepairOrderOut]:
         """Mark ready for pick-up: only when every approved job passed QC (else 409 naming what is open)."""
         user = current_user(request)
 
@@ -196,7 +201,7 @@ class RepairOrderController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}")
 
     @post("/{ro_id:int}/deliver", guards=[requires("ro.deliver")], status_code=200)
-    async def deliver(self, request: Request, ro_id: int) -> Response[RepairOrderOut]:
+    async def deliver(self, request: Request, ro_id: FromPath[int]) -> Response[RepairOrderOut]:
         """Hand the car over (from ready). The status link stays open for the follow-up survey."""
         user = current_user(request)
 

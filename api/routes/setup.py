@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
+from litestar.params import JSONBody
 
 from api import auth, settings, shop, workshop
 from api.commands import NewEvent, Outcome, execute, now
@@ -40,7 +41,7 @@ class SetupController(Controller):
         }
 
     @post("/setup", status_code=201)
-    async def setup(self, request: Request, data: SetupIn) -> Response[dict[str, Any]]:
+    async def setup(self, request: Request, data: JSONBody[SetupIn]) -> Response[dict[str, Any]]:
         """Create the shop and its first manager, and sign the manager in. Works once."""
         try:
             ZoneInfo(data.timezone)

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
+from litestar.params import FromPath, JSONBody
 
 from api import auth, workshop
 from api.auth import current_user, requires
@@ -40,7 +41,7 @@ class StaffController(Controller):
         return items
 
     @post("/", guards=[requires("staff.create")], status_code=201)
-    async def add(self, request: Request, data: StaffCreate) -> Response[dict[str, Any]]:
+    async def add(self, request: Request, data: JSONBody[StaffCreate]) -> Response[dict[str, Any]]:
         """Add a staff member with a first PIN (4–8 digits, not an easy one)."""
         user = current_user(request)
         workshop.check_pin(data.pin)
@@ -56,7 +57,7 @@ class StaffController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
 
     @post("/{staff_id:int}/unlock", guards=[requires("staff.unlock")], status_code=200)
-    async def unlock(self, request: Request, staff_id: int) -> Response[dict[str, Any]]:
+    async def unlock(self, request: Request, staff_id: FromPath[int]) -> Response[dict[str, Any]]:
         """Lift a PIN lockout at once (a colleague typed wrong PINs at someone else's tile)."""
         user = current_user(request)
 
