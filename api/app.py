@@ -12,7 +12,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Receive, Scope, Send
 from piccolo.engine import engine_finder
 
 from api import __version__, commands, db, errors, settings
@@ -53,35 +53,22 @@ class SessionCSRFMiddleware(CSRFMiddleware):
         await super().__call__(scope, receive, send)
 
 
-class SecurityHeadersMiddleware:
-    """Security headers on every response; API answers are never cached."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        hsts = settings.get().secure_cookies
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                headers["Content-Security-Policy"] = CSP
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer" if path.startswith("/s/") else "same-origin"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                if path.startswith(("/api/", "/s/")):
-                    headers["Cache-Control"] = "no-store"
-                if hsts:
-                    headers["Strict-Transport-Security"] = "max-age=31536000"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+async def security_headers(message: Message, scope: Scope) -> None:
+    """Security headers on every response (404s included); API answers are never cached."""
+    if message["type"] != "http.response.start":
+        return
+    path: str = scope["path"]
+    headers = MutableScopeHeaders.from_message(message)
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer" if path.startswith("/s/") else "same-origin"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if path.startswith(("/api/", "/s/")):
+        headers["Cache-Control"] = "no-store"
+    if settings.get().secure_cookies:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
 
 
 @contextlib.asynccontextmanager
@@ -110,10 +97,10 @@ def create_app(**overrides: Any) -> Litestar:
             *web.ROUTES,
         ],
         middleware=[
-            SecurityHeadersMiddleware,
             SessionMiddleware,
             DefineMiddleware(SessionCSRFMiddleware, config=csrf),
         ],
+        before_send=[security_headers],
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Bayline", version=__version__, path="/schema"),

@@ -65,7 +65,7 @@ def lock_for(failures: int, free: int) -> timedelta:
     """How long to refuse attempts after `failures` in a row: 0 until `free`, then doubling."""
     if failures < free:
         return timedelta(0)
-    return min(timedelta(seconds=30 * 2 ** (failures - free)), MAX_LOCK)
+    return min(timedelta(seconds=30 * 2 ** min(failures - free, 10)), MAX_LOCK)
 
 
 async def throttle_state(key: str) -> LoginThrottle | None:

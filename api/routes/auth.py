@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 
 from api import auth, settings
@@ -42,7 +42,7 @@ def _device_cookie(value: str) -> Cookie:
     )
 
 
-def _too_many(until: Any) -> Response[dict[str, Any]]:
+def _too_many(until: Any, device: str) -> Response[dict[str, Any]]:
     wait = max(1, int((until - now()).total_seconds()) + 1)
     return Response(
         {
@@ -52,6 +52,7 @@ def _too_many(until: Any) -> Response[dict[str, Any]]:
         },
         status_code=429,
         headers={"Retry-After": str(wait)},
+        cookies=[_device_cookie(device)],
     )
 
 
@@ -89,15 +90,16 @@ class AuthController(Controller):
 
         charged = await execute(charge, actor=f"device:{device}")
         if charged.status_code == 429:
-            from datetime import datetime
-
-            return _too_many(datetime.fromisoformat(charged.body["until"]))
+            return _too_many(datetime.fromisoformat(charged.body["until"]), device)
 
         # 2. Evaluate the PIN in a thread (argon2 is deliberately slow).
         pin_hash = staff.pin_hash if staff is not None else auth.dummy_hash()
         ok = await sync_to_thread(auth.verify_pin, pin_hash, data.pin)
         if not ok or staff is None:
-            raise NotAuthorizedException(_WRONG)
+            # The device cookie goes out with failures too, so a tablet's guesses add up.
+            return Response(
+                {"status_code": 401, "detail": _WRONG}, status_code=401, cookies=[_device_cookie(device)]
+            )
 
         # 3. Success: clear the counters, end the old session of this browser, open a new one.
         token = auth.new_token()

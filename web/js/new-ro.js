@@ -27,7 +27,7 @@ export function render(root, ctx) {
   const custLang = segmented('customer.language', [
     { value: 'zh-CN', label: '中文' },
     { value: 'en', label: 'English' },
-  ], getLang());
+  ], ctx.state.shop?.language === 'en' || ctx.state.shop?.language === 'zh-CN' ? ctx.state.shop.language : getLang());
 
   // --- vehicle ---
   const plate = input('vehicle.plate', { class: 'input input-plate', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', maxlength: 16, required: true });
@@ -45,7 +45,7 @@ export function render(root, ctx) {
     h(
       'button',
       { type: 'button', class: 'fuel-btn', 'data-testid': 'fuel-button', 'data-eighths': eighths, 'aria-pressed': 'false', onclick: () => setFuel(eighths) },
-      h('span', { class: 'fuel-level', 'aria-hidden': 'true' }),
+      fuelTank(eighths),
       h('span', { class: 'fuel-label' }, label),
     ),
   );
@@ -134,7 +134,6 @@ export function render(root, ctx) {
     fuel = fuel === eighths ? null : eighths; // tapping the chosen level again clears it
     fuelButtons.forEach((b, i) => {
       b.setAttribute('aria-pressed', String(i === fuel));
-      b.classList.toggle('filled', fuel !== null && i <= fuel);
     });
     clearFieldError(fuelGroup);
     dirty = true;
@@ -364,6 +363,13 @@ export function render(root, ctx) {
   custName.focus();
 
   return () => {};
+}
+
+/** A little tank drawn to its level, so the buttons read as a gauge at a glance. */
+function fuelTank(eighths) {
+  const fill = h('span', { class: 'fuel-fill' });
+  fill.style.height = `${(eighths / 8) * 100}%`; // from JS: the CSP forbids style="" in markup
+  return h('span', { class: ['fuel-level', eighths <= 1 && 'fuel-low'], 'aria-hidden': 'true' }, fill);
 }
 
 function section(titleKey, ...children) {

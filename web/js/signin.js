@@ -32,7 +32,6 @@ export function render(root, ctx) {
         return;
       }
       for (const person of staff) list.append(tile(person));
-      list.querySelector('button')?.focus({ preventScroll: true });
     } catch (err) {
       list.remove();
       showError(error, err);
@@ -142,7 +141,10 @@ function pinPad(page, person, { onBack, onSignedIn }) {
     if (k === 'back') pin = pin.slice(0, -1);
     else if (k === 'ok') return submit();
     else if (/^\d$/.test(k) && pin.length < MAX_PIN) pin += k;
-    if (pin.length) clearError(error);
+    if (pin.length) {
+      clearError(error);
+      dots.classList.remove('shake');
+    }
     paint();
   }
 
@@ -210,7 +212,6 @@ function pinPad(page, person, { onBack, onSignedIn }) {
   }
   document.addEventListener('keydown', onKey);
   paint();
-  keys[4]?.focus({ preventScroll: true });
 
   return () => {
     document.removeEventListener('keydown', onKey);

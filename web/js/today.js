@@ -2,7 +2,6 @@
 import { get } from './api.js';
 import { h, clear, timeEl, setText, toast, copyText } from './dom.js';
 import { showError } from './forms.js';
-import { t } from './i18n.js';
 
 const SOON_MINUTES = 60; // amber when the promise is this close
 const REFRESH_SECONDS = 30; // until live push arrives, a gentle poll keeps the board honest
@@ -153,8 +152,8 @@ function card(ro, now) {
     h(
       'div',
       { class: 'ro-vehicle' },
-      vehicleLine || null,
-      v.color ? h('span', { class: 'ro-color' }, v.color) : null,
+      vehicleLine ? h('span', {}, vehicleLine) : null,
+      v.color ? h('span', { class: vehicleLine ? 'ro-color' : '' }, v.color) : null,
     ),
     h('div', { class: 'ro-customer' }, personIcon(), h('span', {}, ro.customer?.name || '')),
     h(
@@ -200,6 +199,3 @@ const linkIcon = () => svg('M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14
 const personIcon = () => svg('M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 8a7 7 0 0 1 14 0');
 const emptyIcon = () =>
   svg('M3 13l2-6a2 2 0 0 1 2-1.4h10A2 2 0 0 1 19 7l2 6v5a1 1 0 0 1-1 1h-2a1 1 0 0 1-1-1v-1H7v1a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1zm0 0h18M7 16h.01M17 16h.01', 'icon icon-xl');
-
-// Re-export so other screens can translate job states the same way.
-export const jobStateLabel = (state) => t(`job.${state}`);
