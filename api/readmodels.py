@@ -59,7 +59,7 @@ async def jobs_of(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     if not ro_ids:
         return grouped
     rows = (
-        await Job.select(Job.all_columns(), Job.technician.name)
+        await Job.select(*Job.all_columns(), Job.technician.name)
         .where(Job.repair_order.is_in(ro_ids))
         .order_by(Job.id)
     )
@@ -91,9 +91,9 @@ async def _promises_of(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
 
 def _ro_query():  # type: ignore[no-untyped-def]
     return RepairOrder.select(
-        RepairOrder.all_columns(),
-        RepairOrder.customer.all_columns(),
-        RepairOrder.vehicle.all_columns(),
+        *RepairOrder.all_columns(),
+        *RepairOrder.customer.all_columns(),
+        *RepairOrder.vehicle.all_columns(),
     ).output(nested=True)
 
 

@@ -5,11 +5,14 @@ behave the same. Money is integer cents and effort integer minutes: no float or 
 between backends.
 """
 
+from typing import TYPE_CHECKING
+
 from piccolo.columns import (
     BigSerial,
     Boolean,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -21,6 +24,9 @@ from piccolo.table import Table
 class Shop(Table):
     """The one workshop this installation serves (a single row, written by the first-run setup)."""
 
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
     name = Varchar(length=120, help_text="Shown on screens and on the customer's page")
     timezone = Varchar(length=64, help_text="IANA zone; every time on screen is shown in it")
     language = Varchar(length=8, help_text="Default UI language: zh-CN or en")
@@ -29,6 +35,9 @@ class Shop(Table):
 
 class Staff(Table):
     """A person who signs in on the tablets."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
 
     username = Varchar(length=40, unique=True, index=True)
     name = Varchar(length=80, help_text="Display name; customers see the first word only")
@@ -41,6 +50,9 @@ class Staff(Table):
 class StaffSession(Table):
     """A server-side sign-in. Only the hash of the cookie value is stored."""
 
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
     token_hash = Varchar(length=64, unique=True, index=True)
     staff = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
     device_id = Varchar(length=64, default="")
@@ -52,6 +64,9 @@ class StaffSession(Table):
 class LoginThrottle(Table):
     """Failed PIN attempts per user and per device, counted in the database (survives restarts)."""
 
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
     key = Varchar(length=100, unique=True, index=True, help_text="user:<id> or device:<id>")
     failures = Integer(default=0)
     locked_until = Timestamptz(null=True, default=None)
@@ -59,12 +74,16 @@ class LoginThrottle(Table):
 
 
 class Customer(Table):
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
     name = Varchar(length=80)
     phone = Varchar(length=32)
     language = Varchar(length=8, default="zh-CN")
 
 
 class Vehicle(Table):
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
     plate = Varchar(length=16, index=True)
     vin = Varchar(length=17, null=True, default=None)
     make = Varchar(length=40, default="")
@@ -75,6 +94,9 @@ class Vehicle(Table):
 
 class RepairOrder(Table):
     """维修委托书: one visit of one vehicle. Its stage is derived from its jobs (workshop.stage)."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
 
     number = Varchar(length=20, unique=True, help_text="Human number, YYMMDD-NNN in shop time")
     customer = ForeignKey(references=Customer, null=False)
@@ -95,6 +117,9 @@ class RepairOrder(Table):
 class Job(Table):
     """A line of work on a repair order."""
 
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
     repair_order = ForeignKey(references=RepairOrder, null=False, index=True)
     title = Varchar(length=200)
     estimated_minutes = Integer(help_text="Sold time")
@@ -111,6 +136,9 @@ class Job(Table):
 class PromiseChange(Table):
     """Every move of the promised time, with its reason (shown to the customer)."""
 
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
     repair_order = ForeignKey(references=RepairOrder, null=False, index=True)
     previous_at = Timestamptz()
     promised_at = Timestamptz()
@@ -121,6 +149,9 @@ class PromiseChange(Table):
 
 class ClockEntry(Table):
     """Time a technician spent on a job. At most one open entry per technician (partial index)."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
 
     job = ForeignKey(references=Job, null=False, index=True)
     technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=True)
@@ -134,6 +165,9 @@ class ClockEntry(Table):
 
 class QcRecord(Table):
     """A signed quality check of one job."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
 
     job = ForeignKey(references=Job, null=False, index=True)
     signer = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
@@ -155,6 +189,9 @@ class Event(Table):
 
 class IdempotencyRecord(Table):
     """The first response to an Idempotency-Key, replayed for repeats (kept at least 7 days)."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
 
     scoped_key = Varchar(length=64, unique=True, index=True, help_text="sha256(scope, key)")
     request_hash = Varchar(length=64)

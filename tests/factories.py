@@ -23,7 +23,9 @@ def pin_hash() -> str:
     return auth.hash_pin(PIN)
 
 
-async def make_staff(role: str = "advisor", username: str | None = None, name: str | None = None) -> dict[str, Any]:
+async def make_staff(
+    role: str = "advisor", username: str | None = None, name: str | None = None
+) -> dict[str, Any]:
     """A staff member with PIN `PIN`, created through the command path like any other."""
     n = next(_counter)
     username = username or f"{role}{n}"
@@ -65,14 +67,22 @@ def ro_body(**overrides: Any) -> dict[str, Any]:
     """A realistic repair-order write-up."""
     body: dict[str, Any] = {
         "customer": {"name": "张伟", "phone": "13800138000", "language": "zh-CN"},
-        "vehicle": {"plate": "沪A12345", "vin": vin(), "make": "Volkswagen", "model": "Passat", "year": 2020,
-                    "color": "white"},
+        "vehicle": {
+            "plate": "沪A12345",
+            "vin": vin(),
+            "make": "Volkswagen",
+            "model": "Passat",
+            "year": 2020,
+            "color": "white",
+        },
         "mileage": 45210,
         "fuel_level": 4,
         "concerns": ["保养到期", "空调有异味"],
         "promised_at": in_hours(4),
-        "jobs": [{"title": "Minor service", "estimated_hours": 1.5, "price": 480},
-                 {"title": "A/C cleaning", "estimated_hours": 0.5}],
+        "jobs": [
+            {"title": "Minor service", "estimated_hours": 1.5, "price": 480},
+            {"title": "A/C cleaning", "estimated_hours": 0.5},
+        ],
     }
     body.update(overrides)
     return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,9 +24,9 @@ def test_stage_follows_jobs() -> None:
     assert w.stage([], False, False) is Stage.CHECKED_IN
     assert w.stage([job(JobState.ASSIGNED), job(JobState.RECOMMENDED)], False, False) is Stage.CHECKED_IN
     assert w.stage([job(JobState.IN_PROGRESS), job(JobState.PENDING)], False, False) is Stage.IN_PROGRESS
-    assert w.stage([job(JobState.FINISHED), job(JobState.QC_PASSED), job(JobState.DECLINED)], False, False) is (
-        Stage.QUALITY_CHECK
-    )
+    assert w.stage(
+        [job(JobState.FINISHED), job(JobState.QC_PASSED), job(JobState.DECLINED)], False, False
+    ) is (Stage.QUALITY_CHECK)
     assert w.stage([job(JobState.REWORK), job(JobState.QC_PASSED)], False, False) is Stage.IN_PROGRESS
     assert w.stage([job(JobState.QC_PASSED)], True, False) is Stage.READY
     assert w.stage([job(JobState.QC_PASSED)], True, True) is Stage.DELIVERED
@@ -35,7 +36,9 @@ def test_ready_only_when_every_approved_job_passed_qc() -> None:
     with pytest.raises(w.Conflict, match="Brakes"):
         w.mark_ready([job(JobState.FINISHED)], Stage.QUALITY_CHECK)
     with pytest.raises(w.Conflict, match="customer's decision"):
-        w.mark_ready([job(JobState.QC_PASSED), job(JobState.RECOMMENDED, 2, title="Wipers")], Stage.QUALITY_CHECK)
+        w.mark_ready(
+            [job(JobState.QC_PASSED), job(JobState.RECOMMENDED, 2, title="Wipers")], Stage.QUALITY_CHECK
+        )
     w.mark_ready([job(JobState.QC_PASSED), job(JobState.DECLINED, 2)], Stage.QUALITY_CHECK)
     with pytest.raises(w.Conflict):
         w.deliver(Stage.QUALITY_CHECK)
@@ -51,7 +54,9 @@ def test_clock_rules() -> None:
         w.clock_on(job(JobState.ASSIGNED), 7, job(JobState.IN_PROGRESS, 2, title="Oil change"))
     assert w.clock_on(job(JobState.ASSIGNED), 7, None) is JobState.IN_PROGRESS
     assert w.clock_off(job(JobState.IN_PROGRESS), "finished", job(JobState.IN_PROGRESS)) is JobState.FINISHED
-    assert w.clock_off(job(JobState.IN_PROGRESS), "waiting_parts", job(JobState.IN_PROGRESS)) is JobState.PAUSED
+    assert (
+        w.clock_off(job(JobState.IN_PROGRESS), "waiting_parts", job(JobState.IN_PROGRESS)) is JobState.PAUSED
+    )
     with pytest.raises(w.Conflict, match="no clock"):
         w.clock_off(job(JobState.PAUSED), "finished", None)
     with pytest.raises(w.Invalid):
@@ -82,15 +87,25 @@ def test_promise_changes_need_a_reason_and_a_future_time() -> None:
     with pytest.raises(w.Invalid, match="why"):
         w.change_promise(NOW, NOW + timedelta(hours=2), "  ", NOW, Stage.IN_PROGRESS)
     with pytest.raises(w.Invalid, match="past"):
-        w.change_promise(NOW + timedelta(hours=1), NOW - timedelta(minutes=1), "late parts", NOW, Stage.IN_PROGRESS)
+        w.change_promise(
+            NOW + timedelta(hours=1), NOW - timedelta(minutes=1), "late parts", NOW, Stage.IN_PROGRESS
+        )
     with pytest.raises(w.Conflict):
         w.change_promise(NOW, NOW + timedelta(hours=1), "x", NOW, Stage.DELIVERED)
-    assert w.change_promise(NOW, NOW + timedelta(hours=3), " late parts ", NOW, Stage.IN_PROGRESS) == "late parts"
+    assert (
+        w.change_promise(NOW, NOW + timedelta(hours=3), " late parts ", NOW, Stage.IN_PROGRESS)
+        == "late parts"
+    )
 
 
 @pytest.mark.parametrize(
     ("vin", "ok"),
-    [("1M8GDM9AXKP042788", True), ("LSVAB2C39D4E5F6G7", None), ("1M8GDM9A1KP042788", False), ("1M8GDM9AXKP04278", False)],
+    [
+        ("1M8GDM9AXKP042788", True),
+        ("LSVAB2C39D4E5F6G7", None),
+        ("1M8GDM9A1KP042788", False),
+        ("1M8GDM9AXKP04278", False),
+    ],
 )
 def test_vin(vin: str, ok: bool | None) -> None:
     if ok is None:  # computed: whatever check digit the algorithm gives must validate
@@ -115,7 +130,9 @@ def test_exactly_one_check_digit_validates_any_vin(vin: str) -> None:
     assert valid == 1
 
 
-@pytest.mark.parametrize("pin", ["1234", "0000", "4321", "123456", "121212", "1314", "abcd", "12", "123456789"])
+@pytest.mark.parametrize(
+    "pin", ["1234", "0000", "4321", "123456", "121212", "1314", "abcd", "12", "123456789"]
+)
 def test_weak_pins_refused(pin: str) -> None:
     with pytest.raises(w.Invalid):
         w.check_pin(pin)
@@ -151,7 +168,9 @@ class RepairOrderMachine(RuleBasedStateMachine):
 
     def _set(self, job_id: int, state: JobState, tech: int | None = None) -> None:
         old = self.jobs[job_id]
-        self.jobs[job_id] = JobFacts(old.id, old.title, state, tech if tech is not None else old.technician_id)
+        self.jobs[job_id] = JobFacts(
+            old.id, old.title, state, tech if tech is not None else old.technician_id
+        )
         if self.ready and state is not JobState.QC_PASSED and state not in (JobState.DECLINED,):
             self.ready = False  # new or reopened work takes the car out of ready
 
@@ -185,10 +204,8 @@ class RepairOrderMachine(RuleBasedStateMachine):
         job_id = data.draw(st.sampled_from(sorted(self.jobs)))
         if job_id in self.open.values():
             return  # re-assigning a running job is a foreman's correction, not modelled here
-        try:
+        with contextlib.suppress(w.Conflict):
             self._set(job_id, w.assign(self.jobs[job_id]), tech)
-        except w.Conflict:
-            pass
 
     @rule(data=st.data(), tech=st.sampled_from(TECHS))
     def clock_on(self, data: st.DataObject, tech: int) -> None:
@@ -261,10 +278,15 @@ class RepairOrderMachine(RuleBasedStateMachine):
     @invariant()
     def stage_agrees_with_jobs(self) -> None:
         stage = self._stage()
-        work = [j.state for j in self.jobs.values() if j.state not in (JobState.RECOMMENDED, JobState.DECLINED)]
+        work = [
+            j.state for j in self.jobs.values() if j.state not in (JobState.RECOMMENDED, JobState.DECLINED)
+        ]
         if stage is Stage.QUALITY_CHECK:
             assert work and all(s in (JobState.FINISHED, JobState.QC_PASSED) for s in work)
-        if any(s in (JobState.IN_PROGRESS, JobState.PAUSED, JobState.REWORK) for s in work) and not self.ready:
+        if (
+            any(s in (JobState.IN_PROGRESS, JobState.PAUSED, JobState.REWORK) for s in work)
+            and not self.ready
+        ):
             assert stage is Stage.IN_PROGRESS
 
 

@@ -36,6 +36,7 @@ async def _next_number() -> str:
 async def _stage_events(ro_id: FromPath[int], before: workshop.Stage) -> list[NewEvent]:
     """A stage.changed event when the change just written moved the repair order's stage."""
     ro = await RepairOrder.select().where(RepairOrder.id == ro_id).first()
+    assert ro is not None
     jobs = (await readmodels.jobs_of([ro_id]))[ro_id]
     after = readmodels.stage_of(ro, jobs)
     if after is before:

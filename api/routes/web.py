@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from litestar import Response, get
 from litestar.static_files import create_static_files_router
@@ -38,4 +39,4 @@ static = create_static_files_router(
     path="/web", directories=[WEB], include_in_schema=False, send_as_attachment=False
 )
 
-ROUTES = [index, service_worker, manifest, static]
+ROUTES: list[Any] = [index, service_worker, manifest, static]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import asyncio
+import contextlib
 from typing import Any
 
 from api import auth
@@ -44,7 +43,9 @@ async def test_pin_of_letters_is_422_with_a_message(app: Any, clean: None) -> No
 
 
 def _session_from(response: Any) -> str:
-    header = next(h for h in response.headers.get_list("set-cookie") if h.startswith(auth.SESSION_COOKIE + "="))
+    header = next(
+        h for h in response.headers.get_list("set-cookie") if h.startswith(auth.SESSION_COOKIE + "=")
+    )
     return header.split(";")[0].split("=", 1)[1]
 
 
@@ -64,7 +65,9 @@ async def test_session_fixation_planted_cookie_is_never_adopted(app: Any, clean:
             seen.add(new)
     # Logging in twice from one browser: the first session dies.
     async with client(app) as c:
-        first = _session_from(await c.post("/api/auth/login", json={"username": person["username"], "pin": PIN}))
+        first = _session_from(
+            await c.post("/api/auth/login", json={"username": person["username"], "pin": PIN})
+        )
         c.headers["x-csrftoken"] = c.cookies["csrftoken"]
         r = await c.post("/api/auth/login", json={"username": person["username"], "pin": PIN})
         second = _session_from(r)
@@ -90,10 +93,13 @@ async def test_lockout_bounds_guesses_and_a_manager_unlocks(app: Any, clean: Non
     auth.verify_pin = counting_verify  # type: ignore[assignment]
     try:
         codes: list[int] = []
+
         # Many devices (fresh cookie jars) so only the per-user counter can stop them.
         async def guess(i: int) -> None:
             async with client(app) as c:
-                r = await c.post("/api/auth/login", json={"username": victim["username"], "pin": f"{9000 + i}"})
+                r = await c.post(
+                    "/api/auth/login", json={"username": victim["username"], "pin": f"{9000 + i}"}
+                )
                 codes.append(r.status_code)
                 if r.status_code == 429:
                     assert int(r.headers["retry-after"]) >= 1

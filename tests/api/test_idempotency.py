@@ -33,7 +33,9 @@ async def _prepare_deliver(c: httpx.AsyncClient) -> str:
 
 
 # (name, prepare → (url, body), effect counter). Each mutating route of the contract built so far.
-MUTATIONS: list[tuple[str, Callable[[httpx.AsyncClient], Awaitable[tuple[str, Any]]], Callable[[], Awaitable[int]]]] = [
+MUTATIONS: list[
+    tuple[str, Callable[[httpx.AsyncClient], Awaitable[tuple[str, Any]]], Callable[[], Awaitable[int]]]
+] = [
     ("create", lambda c: _const("/api/repair-orders", ro_body()), lambda: RepairOrder.count()),
     (
         "add_job",
@@ -46,7 +48,11 @@ MUTATIONS: list[tuple[str, Callable[[httpx.AsyncClient], Awaitable[tuple[str, An
         lambda: PromiseChange.count(),
     ),
     ("ready", lambda c: _url(_prepare_ready(c)), lambda: Event.count().where(Event.type == "stage.changed")),
-    ("deliver", lambda c: _url(_prepare_deliver(c)), lambda: RepairOrder.count().where(RepairOrder.delivered_at.is_not_null())),
+    (
+        "deliver",
+        lambda c: _url(_prepare_deliver(c)),
+        lambda: RepairOrder.count().where(RepairOrder.delivered_at.is_not_null()),
+    ),
 ]
 
 
@@ -74,12 +80,16 @@ async def test_each_mutation_replayed_3x_sequentially_and_5x_concurrently(app: A
                 if mode == "sequential":
                     replies = [await c.post(url, json=body, headers=headers) for _ in range(3)]
                 else:
-                    replies = list(await asyncio.gather(*(c.post(url, json=body, headers=headers) for _ in range(5))))
+                    replies = list(
+                        await asyncio.gather(*(c.post(url, json=body, headers=headers) for _ in range(5)))
+                    )
                 codes = {r.status_code for r in replies}
                 assert len(codes) == 1 and codes.pop() in (200, 201), (name, mode, [r.text for r in replies])
                 assert len({r.content for r in replies}) == 1, (name, mode, "replies differ")
                 assert await effects() == before + 1, (name, mode)
-                assert sum(r.headers.get("idempotent-replayed") == "true" for r in replies) == len(replies) - 1
+                assert (
+                    sum(r.headers.get("idempotent-replayed") == "true" for r in replies) == len(replies) - 1
+                )
 
 
 async def test_same_key_other_body_is_422_and_changes_nothing(app: Any, clean: None) -> None:

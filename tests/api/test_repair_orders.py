@@ -44,7 +44,9 @@ async def test_list_and_get(advisor: Any) -> None:
 async def test_unknown_id_is_404_with_a_message(advisor: Any) -> None:
     r = await advisor.get("/api/repair-orders/999999")
     assert r.status_code == 404 and "999999" in r.json()["detail"]
-    r = await advisor.post("/api/repair-orders/999999/promise", json={"promised_at": in_hours(3), "reason": "x"})
+    r = await advisor.post(
+        "/api/repair-orders/999999/promise", json={"promised_at": in_hours(3), "reason": "x"}
+    )
     assert r.status_code == 404
 
 
@@ -57,7 +59,9 @@ async def test_recommended_job_waits_for_approval(advisor: Any) -> None:
     assert r.status_code == 201, r.text
     job = r.json()
     assert job["state"] == "recommended" and job["approval"] == "pending"
-    types = [e["type"] for e in await Event.select().where(Event.repair_order == ro["id"]).order_by(Event.seq)]
+    types = [
+        e["type"] for e in await Event.select().where(Event.repair_order == ro["id"]).order_by(Event.seq)
+    ]
     assert types == ["ro.created", "job.added", "approval.requested"]
 
 
@@ -139,7 +143,9 @@ async def test_bad_input_gets_specific_422_and_changes_nothing(advisor: Any) -> 
     del missing["promised_at"]
     r = await advisor.post("/api/repair-orders", json=missing)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "promised_at"
-    r = await advisor.post("/api/repair-orders", content=b"{not json", headers={"content-type": "application/json"})
+    r = await advisor.post(
+        "/api/repair-orders", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert await RepairOrder.count() == 0 and await Event.count().where(Event.type == "ro.created") == 0
 

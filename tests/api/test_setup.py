@@ -39,7 +39,9 @@ async def test_racing_setups_only_one_wins(app: Any, clean: None) -> None:
         for c in clients:
             await stack.enter_async_context(c)
         bodies = [{**SETUP, "manager": {**SETUP["manager"], "username": f"m{i}"}} for i in range(5)]
-        replies = await asyncio.gather(*(c.post("/api/setup", json=b) for c, b in zip(clients, bodies, strict=True)))
+        replies = await asyncio.gather(
+            *(c.post("/api/setup", json=b) for c, b in zip(clients, bodies, strict=True))
+        )
     assert sorted(r.status_code for r in replies) == [201, 409, 409, 409, 409]
     assert await Staff.count().where(Staff.role == "manager") == 1
 
@@ -66,12 +68,20 @@ async def test_manager_adds_staff_who_then_appear_on_the_tiles(app: Any, clean: 
     async with client(app) as c:
         await c.post("/api/setup", json=SETUP)
         c.headers["x-csrftoken"] = c.cookies["csrftoken"]
-        r = await c.post("/api/staff", json={"username": "liu.yang", "name": "刘洋", "role": "technician", "pin": "6391"})
+        r = await c.post(
+            "/api/staff", json={"username": "liu.yang", "name": "刘洋", "role": "technician", "pin": "6391"}
+        )
         assert r.status_code == 201
-        r = await c.post("/api/staff", json={"username": "liu.yang", "name": "Other", "role": "advisor", "pin": "6391"})
+        r = await c.post(
+            "/api/staff", json={"username": "liu.yang", "name": "Other", "role": "advisor", "pin": "6391"}
+        )
         assert r.status_code == 409 and "taken" in r.json()["detail"]
         r = await c.post("/api/staff", json={"username": "x y", "name": "Bad", "role": "boss", "pin": "12"})
-        assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"username", "role", "pin"}
+        assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {
+            "username",
+            "role",
+            "pin",
+        }
         tiles = (await c.get("/api/auth/staff")).json()["staff"]
         assert {t["username"] for t in tiles} == {"wang.min", "liu.yang"}
         assert all(set(t) == {"username", "name", "role"} for t in tiles)  # no ids, no hashes

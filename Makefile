@@ -1,0 +1,59 @@
+# Bayline: `make run` starts the app on SQLite; `make test` runs every suite this machine can run.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run demo test test-sqlite test-pg test-browser lint bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Stamps: re-install only when pyproject.toml changes.
+$(VENV)/.run-deps: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[test,browser]'
+	touch $@ $(VENV)/.run-deps
+
+run: $(VENV)/.run-deps
+	$(PY) -m api serve --host $(HOST) --port $(PORT)
+
+demo: $(VENV)/.run-deps
+	$(PY) -m api demo
+
+test: test-sqlite test-pg test-browser lint
+
+test-sqlite: $(VENV)/.test-deps
+	$(PY) -m pytest -p no:playwright --ignore=tests/browser --ignore=tests/bench tests
+
+# On CI (CI=true) a missing PostgreSQL or Chromium fails the run; locally the suite is skipped
+# with the reason printed.
+test-pg: $(VENV)/.test-deps
+	@if $(PY) -c "import asyncio, asyncpg, sys; asyncio.run(asyncpg.connect('$(TEST_DATABASE_URL)', timeout=5))" 2>/dev/null; then \
+		TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m pytest -p no:playwright --ignore=tests/browser --ignore=tests/bench tests; \
+	elif [ -n "$$CI" ]; then echo "PostgreSQL suite: cannot reach $(TEST_DATABASE_URL) (required on CI)"; exit 1; \
+	else echo "PostgreSQL suite SKIPPED: cannot reach $(TEST_DATABASE_URL) (set TEST_DATABASE_URL or start PostgreSQL)"; fi
+
+test-browser: $(VENV)/.test-deps
+	@if [ -x /usr/bin/chromium ]; then \
+		$(PY) -m pytest -p no:asyncio tests/browser; \
+	elif [ -n "$$CI" ]; then echo "Browser suite: /usr/bin/chromium missing (required on CI)"; exit 1; \
+	else echo "Browser suite SKIPPED: /usr/bin/chromium missing (apt-get install chromium)"; fi
+
+lint: $(VENV)/.test-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.test-deps
+	@ls tests/bench/*.py >/dev/null 2>&1 && for f in tests/bench/bench_*.py; do $(PY) $$f || exit 1; done || echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) *.egg-info
