@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
@@ -17,12 +19,15 @@ from piccolo.engine import engine_finder
 
 from api import __version__, commands, db, errors, settings
 from api.auth import SESSION_COOKIE, SessionMiddleware, _cookie
+from api.realtime import hints, streams
+from api.realtime import hub as realtime_hub
 from api.routes import web
 from api.routes.auth import AuthController
 from api.routes.health import health
 from api.routes.repair_orders import RepairOrderController
 from api.routes.setup import SetupController
 from api.routes.staff import StaffController
+from api.routes.status import StatusController, status_manifest
 
 MAX_JSON_BODY = 1024 * 1024  # a repair order is a few KB; photos have their own, larger cap
 
@@ -59,7 +64,8 @@ async def security_headers(message: Message, scope: Scope) -> None:
         return
     path: str = scope["path"]
     headers = MutableScopeHeaders.from_message(message)
-    headers["Content-Security-Policy"] = CSP
+    if "content-security-policy" not in headers:  # the status page brings its own (hashes)
+        headers["Content-Security-Policy"] = CSP
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer" if path.startswith("/s/") else "same-origin"
     headers["X-Frame-Options"] = "DENY"
@@ -72,14 +78,22 @@ async def security_headers(message: Message, scope: Scope) -> None:
 
 
 @contextlib.asynccontextmanager
-async def lifespan(_: Litestar) -> AsyncIterator[None]:
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
     engine = engine_finder()
     assert engine is not None
     await db.prepare(engine)
     await commands.forget_old_keys()
+    hub = realtime_hub.get()
+    await hub.start(app.plugins.get(ChannelsPlugin))
+    # Fan-out to thousands of sockets keeps many small objects alive: a full GC pass in the middle
+    # of an event was the p99 tail (research/performance-notes.md 2.3). Collect less often.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     try:
         yield
     finally:
+        await hub.stop()
+        realtime_hub.reset()
         await db.close(engine)
 
 
@@ -94,8 +108,13 @@ def create_app(**overrides: Any) -> Litestar:
             SetupController,
             StaffController,
             RepairOrderController,
+            StatusController,
+            status_manifest,
+            streams.shop_stream,
+            streams.status_stream,
             *web.ROUTES,
         ],
+        plugins=[hints.make_plugin(config.redis_url)],
         middleware=[
             SessionMiddleware,
             DefineMiddleware(SessionCSRFMiddleware, config=csrf),

@@ -46,7 +46,7 @@ async def prepare(engine: Engine) -> None:
     """Once per process start: WAL on SQLite, the connection pool on PostgreSQL."""
     if isinstance(engine, SQLiteEngine):
         await engine.run_ddl("PRAGMA journal_mode = WAL")
-    elif isinstance(engine, PostgresEngine):
+    elif isinstance(engine, PostgresEngine) and engine.pool is None:
         await engine.start_connection_pool(min_size=2, max_size=10)
 
 

@@ -198,3 +198,15 @@ class IdempotencyRecord(Table):
     status_code = Integer()
     body = Text()
     created_at = Timestamptz(index=True)
+
+
+class Survey(Table):
+    """The customer's 1–10 rating after delivery (the 2–5 day follow-up), once per repair order."""
+
+    if TYPE_CHECKING:
+        id: Serial
+
+    repair_order = ForeignKey(references=RepairOrder, null=False, unique=True)
+    score = Integer(help_text="1 = very unsatisfied … 10 = very satisfied")
+    comment = Text(default="")
+    submitted_at = Timestamptz()

@@ -1,0 +1,157 @@
+"""The per-process event pump: one database read per batch of new events, fanned out to sockets.
+
+Each connected socket is a Subscriber with a bounded backlog. The pump wakes on a hint (or every
+POLL_SECONDS as a safety net), reads events after the last seq it saw, and hands each subscriber
+the messages its stream may carry, serialised once per stream kind. A subscriber whose backlog
+overflows is marked slow; its handler closes it with 1013 and the client resumes by seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.realtime import hints, projection
+from api.tables import Event
+
+log = logging.getLogger("bayline.realtime")
+
+MAX_BACKLOG = 500
+POLL_SECONDS = 2.0
+READ_BATCH = 500
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open stream: the shop's (all events) or one repair order's customer view."""
+
+    customer_ro: int | None = None  # None: the staff stream
+    backlog: deque[tuple[int, str]] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    slow: bool = False
+
+    def offer(self, seq: int, text: str) -> None:
+        if self.slow:
+            return
+        if len(self.backlog) >= MAX_BACKLOG:
+            self.slow = True
+            self.backlog.clear()  # the client will resume from its last seq after 1013
+        else:
+            self.backlog.append((seq, text))
+        self.wake.set()
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+async def read_after(seq: int, ro: int | None = None, limit: int = READ_BATCH) -> list[dict[str, Any]]:
+    """Committed events after `seq` (of one repair order when `ro` is given), oldest first."""
+    query = Event.select().where(Event.seq > seq)
+    if ro is not None:
+        query = query.where(Event.repair_order == ro)
+    return await query.order_by(Event.seq).limit(limit)
+
+
+async def last_seq() -> int:
+    row = await Event.select(Event.seq).order_by(Event.seq, ascending=False).first()
+    return int(row["seq"]) if row else 0
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.subscribers: set[Subscriber] = set()
+        self.seen = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe_local = hints.subscribe(lambda _: self._wake.set())
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.subscribers.add(subscriber)
+
+    def remove(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    async def start(self, plugin: Any) -> None:
+        self.seen = await last_seq()
+        self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._listen(plugin))]
+
+    async def stop(self) -> None:
+        self._unsubscribe_local()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _listen(self, plugin: Any) -> None:
+        """Hints from other processes (Redis) or this one (memory) wake the pump."""
+        while True:
+            try:
+                async with plugin.start_subscription([hints.CHANNEL]) as subscription:
+                    async for _ in subscription.iter_events():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - e.g. Redis restarting: poll meanwhile, then resubscribe
+                log.warning("hint subscription lost; retrying", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def _pump(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                await self.deliver_new()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a database hiccup: try again at the next wake
+                log.warning("event pump could not read events", exc_info=True)
+
+    async def deliver_new(self) -> None:
+        while True:
+            rows = await read_after(self.seen)
+            if not rows:
+                return
+            for row in rows:
+                self._fan_out(row)
+                self.seen = int(row["seq"])
+            if len(rows) < READ_BATCH:
+                return
+
+    def _fan_out(self, row: dict[str, Any]) -> None:
+        staff_text: str | None = None
+        customer_text: str | None = None
+        seq = int(row["seq"])
+        for sub in self.subscribers:
+            if sub.customer_ro is None:
+                if staff_text is None:
+                    staff_text = encode(projection.message(row, customer=False) or {})
+                sub.offer(seq, staff_text)
+            elif sub.customer_ro == row["repair_order"]:
+                if customer_text is None:
+                    msg = projection.message(row, customer=True)
+                    customer_text = encode(msg) if msg is not None else ""
+                if customer_text:
+                    sub.offer(seq, customer_text)
+
+
+_hub: Hub | None = None
+
+
+def get() -> Hub:
+    global _hub
+    if _hub is None:
+        _hub = Hub()
+    return _hub
+
+
+def reset() -> None:
+    global _hub
+    _hub = None

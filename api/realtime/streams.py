@@ -1,0 +1,155 @@
+"""Our own guarded WebSocket handlers: the shop's stream and the customer's status stream.
+
+Order on connect: subscribe to the hub first, then replay events after `since` from the database,
+then forward live ones, dropping any seq already sent. Nothing is awaited between subscribing and
+reading, so no event can fall between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
+
+from api import settings, statuslink
+from api.auth import StaffUser
+from api.realtime import hub as hubs
+from api.realtime import projection
+
+PING_SECONDS = float(os.environ.get("WS_PING_SECONDS") or 25)
+# Close codes (4xxx are ours; a client shows the reason and reconnects only where it makes sense).
+BAD_SINCE = 4400
+READ_ONLY = 4409
+NO_PONG = 4408
+TRY_AGAIN_LATER = 1013
+
+
+def origin_allowed(socket: WebSocket) -> bool:
+    """Browsers always send Origin: it must be this site or one in ALLOWED_ORIGINS.
+
+    A client without Origin is not a browser and cannot carry a victim's cookies.
+    """
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    host = socket.headers.get("host", "")
+    own = {f"http://{host}", f"https://{host}"}
+    return origin in own or origin in settings.get().allowed_origins
+
+
+def _since(socket: WebSocket) -> int | None | str:
+    raw = socket.query_params.get("since")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        return "since must be a whole number: the last seq you received"
+    return int(raw)
+
+
+async def _listen(socket: WebSocket, customer: bool, heard: list[float]) -> str:
+    """Read what the client sends: pongs keep it alive; a customer may send nothing else."""
+    while True:
+        try:
+            text = await socket.receive_text()
+        except WebSocketDisconnect:
+            return "gone"
+        heard[0] = time.monotonic()
+        try:
+            kind = json.loads(text).get("type")
+        except (ValueError, AttributeError):
+            kind = None
+        if customer and kind != "pong":
+            return "read-only"
+
+
+async def serve(socket: WebSocket, customer_ro: int | None) -> None:
+    """Replay then live, for one accepted socket."""
+    since = _since(socket)
+    hub = hubs.get()
+    sub = hubs.Subscriber(customer_ro=customer_ro)
+    hub.add(sub)  # subscribe first: everything committed from now on reaches `sub`
+    listener: asyncio.Task[str] | None = None
+    try:
+        await socket.accept()
+        if isinstance(since, str):
+            await socket.close(code=BAD_SINCE, reason=since)
+            return
+        customer = customer_ro is not None
+        if since is None:
+            # The customer's page wants the whole story; a staff board starts from now.
+            since = 0 if customer else hub.seen
+        last = since
+        while True:
+            rows = await hubs.read_after(last, ro=customer_ro)
+            for row in rows:
+                message = projection.message(row, customer=customer)
+                last = int(row["seq"])
+                if message is not None:
+                    await socket.send_text(hubs.encode(message))
+            if len(rows) < hubs.READ_BATCH:
+                break
+        heard = [time.monotonic()]
+        listener = asyncio.create_task(_listen(socket, customer, heard))
+        listener.add_done_callback(lambda _: sub.wake.set())  # a leaving client ends the loop at once
+        while True:
+            woke = True
+            try:
+                await asyncio.wait_for(sub.wake.wait(), PING_SECONDS)
+            except TimeoutError:
+                woke = False
+            sub.wake.clear()
+            if listener.done():
+                if listener.result() == "read-only":
+                    await socket.close(
+                        code=READ_ONLY, reason="this stream only sends; use the page's buttons"
+                    )
+                return
+            if sub.slow:
+                await socket.close(
+                    code=TRY_AGAIN_LATER, reason=f"too far behind: reconnect with since={last}"
+                )
+                return
+            if not woke:
+                if time.monotonic() - heard[0] > 2.5 * PING_SECONDS:
+                    await socket.close(code=NO_PONG, reason="no answer to pings")
+                    return
+                await socket.send_text('{"type":"ping"}')
+            while sub.backlog:
+                seq, text = sub.backlog.popleft()
+                if seq > last:
+                    await socket.send_text(text)
+                    last = seq
+    except WebSocketDisconnect:
+        return
+    finally:
+        hub.remove(sub)
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+
+
+@websocket("/ws/shop")
+async def shop_stream(socket: WebSocket) -> None:
+    """Every event, for signed-in staff (the workshop board). Refused before accept otherwise."""
+    if not origin_allowed(socket) or not isinstance(socket.scope.get("user"), StaffUser):
+        await socket.close(code=4403)
+        return
+    await serve(socket, None)
+
+
+@websocket("/ws/status/{token:str}")
+async def status_stream(socket: WebSocket, token: FromPath[str]) -> None:
+    """One repair order's customer view. Unknown and expired tokens are refused alike."""
+    ro = await statuslink.resolve(token) if origin_allowed(socket) else None
+    if ro is None:
+        await socket.close(code=4404)
+        return
+    await serve(socket, int(ro["id"]))
