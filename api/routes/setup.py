@@ -80,4 +80,5 @@ class SetupController(Controller):
     async def shop_info(self) -> dict[str, Any]:
         """The shop's name, time zone and default language (public: shown on the sign-in screen)."""
         row = await shop.current()
-        return row or {"name": "Bayline", "timezone": await shop.timezone(), "language": "zh-CN"}
+        # No name before the setup: the top bar then shows the product name once, not twice.
+        return row or {"name": "", "timezone": await shop.timezone(), "language": "zh-CN"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -53,4 +52,3 @@ async def staff_cookie(host: str, role: str = "advisor") -> tuple[httpx.AsyncCli
 
 def ws_url(host: str, path: str) -> str:
     return f"ws://{host}{path}"
-
