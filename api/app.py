@@ -27,7 +27,7 @@ from api.routes.health import health
 from api.routes.repair_orders import RepairOrderController
 from api.routes.setup import SetupController
 from api.routes.staff import StaffController
-from api.routes.status import StatusController, status_manifest
+from api.routes.status import StatusController
 
 MAX_JSON_BODY = 1024 * 1024  # a repair order is a few KB; photos have their own, larger cap
 
@@ -109,7 +109,6 @@ def create_app(**overrides: Any) -> Litestar:
             StaffController,
             RepairOrderController,
             StatusController,
-            status_manifest,
             streams.shop_stream,
             streams.status_stream,
             *web.ROUTES,

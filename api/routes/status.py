@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.params import Body, FromPath, JSONBody
-from litestar.response import Redirect
+from litestar.params import FromPath, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import readmodels, shop, statuslink, workshop
+from api import readmodels, statuslink, workshop
 from api.commands import NewEvent, Outcome, now
 from api.realtime import projection
 from api.routes.base import run
@@ -125,73 +123,3 @@ class StatusController(Controller):
     async def survey(self, request: Request, token: FromPath[str], data: JSONBody[SurveyIn]) -> Response[Any]:
         """The 1–10 rating after delivery (409 before)."""
         return await rate(request, token, data)
-
-    @get("/s/{token:str}", include_in_schema=False)
-    async def page(self, request: Request, token: FromPath[str]) -> Response[str]:
-        """The status page: server-rendered, readable without JavaScript, then live."""
-        from api import statuspage
-
-        ro = await statuslink.resolve(token)
-        if ro is None:
-            return Response(NOT_FOUND, status_code=404, media_type="text/plain; charset=utf-8")
-        view = await _view(ro)
-        lang = statuspage.pick_language(
-            view.get("language"), request.headers.get("accept-language"), request.query_params.get("lang")
-        )
-        info = await shop.current() or {"name": "Bayline", "timezone": await shop.timezone()}
-        html = statuspage.render(view, token, lang, info)
-        return Response(
-            html,
-            media_type="text/html; charset=utf-8",
-            headers={"Content-Security-Policy": statuspage.csp(), "X-Robots-Tag": "noindex, nofollow"},
-        )
-
-    @post("/s/{token:str}/approvals", include_in_schema=False, status_code=303)
-    async def approval_form(
-        self,
-        request: Request,
-        token: FromPath[str],
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Redirect:
-        """The same decision from the page without JavaScript; back to the page afterwards."""
-        try:
-            parsed = ApprovalIn(job_id=int(data.get("job_id", "")), decision=data.get("decision", ""))  # type: ignore[arg-type]
-        except ValueError:
-            raise workshop.Invalid("Choose approve or decline for a job on this page.") from None
-        reply = await decide(request, token, parsed)
-        del reply
-        return Redirect(f"/s/{token}", status_code=303)
-
-    @post("/s/{token:str}/survey", include_in_schema=False, status_code=303)
-    async def survey_form(
-        self,
-        request: Request,
-        token: FromPath[str],
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Redirect:
-        """The rating from the page without JavaScript."""
-        try:
-            parsed = SurveyIn(score=int(data.get("score", "")), comment=data.get("comment", ""))
-        except ValueError:
-            raise workshop.Invalid("Pick a score from 1 to 10.") from None
-        await rate(request, token, parsed)
-        return Redirect(f"/s/{token}", status_code=303)
-
-
-@get("/s/{token:str}/manifest.webmanifest", include_in_schema=False, media_type="application/manifest+json")
-async def status_manifest(token: FromPath[str]) -> dict[str, Any]:
-    """Lets a customer add the status page to the home screen (never required)."""
-    if await statuslink.resolve(token) is None:
-        raise workshop.NotFound(NOT_FOUND)
-    info = await shop.current()
-    name = info["name"] if info else "Bayline"
-    return {
-        "name": name,
-        "short_name": name[:12],
-        "start_url": f"/s/{token}",
-        "scope": f"/s/{token}",
-        "display": "standalone",
-        "background_color": "#ffffff",
-        "theme_color": "#1e3a5f",
-        "icons": [{"src": "/web/icons/icon.svg", "sizes": "any", "type": "image/svg+xml"}],
-    }
