@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
@@ -100,7 +101,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 def create_app(**overrides: Any) -> Litestar:
     """Build the ASGI app. Settings are read (and checked) here, once."""
     config = settings.get()
-    csrf = CSRFConfig(secret=config.secret, cookie_secure=config.secure_cookies, cookie_samesite="strict")
+    csrf = CSRFConfig(
+        secret=config.secret,
+        cookie_secure=config.secure_cookies,
+        cookie_samesite="strict",
+        # The status link never reads the staff session: its token is the credential. A staff member
+        # opening a customer's link in the app's browser must still be able to use its forms.
+        exclude=["^/s/", "^/api/status/"],
+    )
     return Litestar(
         route_handlers=[
             health,
@@ -123,5 +131,7 @@ def create_app(**overrides: Any) -> Litestar:
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Bayline", version=__version__, path="/schema"),
         request_max_body_size=MAX_JSON_BODY,
+        # The status page must fit one TCP initial window (14 KB) on a phone: gzip everything textual.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=6),
         **overrides,
     )

@@ -68,7 +68,12 @@ async def view(ro: dict[str, Any]) -> dict[str, Any]:
         "promised_at": ro["promised_at"],
         "first_promised_at": ro["first_promised_at"],
         "promise_history": [
-            {"promised_at": p["promised_at"], "reason": p["reason"], "at": p["at"]}
+            {
+                "promised_at": p["promised_at"],
+                "previous_at": p["previous_at"],
+                "reason": p["reason"],
+                "at": p["at"],
+            }
             for p in full["promise_history"]
         ],
         "jobs": shown_jobs,

@@ -13,9 +13,13 @@ from api import commands
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
-def idempotency_key(request: Request) -> str | None:
-    """The request's Idempotency-Key: 1–255 printable ASCII characters, or None when absent."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
+def idempotency_key(request: Request, key: str | None = None) -> str | None:
+    """The request's Idempotency-Key: 1–255 printable ASCII characters, or None when absent.
+
+    `key` is for plain HTML forms, which carry it in a hidden field instead of a header.
+    """
+    if key is None:
+        key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
     if not 1 <= len(key) <= 255 or not all(" " <= c <= "~" for c in key):
@@ -29,9 +33,10 @@ async def run(
     *,
     actor: str,
     payload: Any = None,
+    key: str | None = None,
 ) -> Response[Any]:
     """Execute a command for this request and turn its reply into a Response."""
-    key = idempotency_key(request)
+    key = idempotency_key(request, key)
     request_hash = commands.fingerprint(request.method, request.url.path, payload)
     reply = await commands.execute(handler, actor=actor, key=key, request_hash=request_hash)
     headers = dict(reply.headers)

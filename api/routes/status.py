@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import ClientException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody
-from pydantic import BaseModel, ConfigDict, Field
+from litestar.response import Redirect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api import readmodels, statuslink, workshop
+from api import readmodels, shop, statuslink, statuspage, workshop
 from api.commands import NewEvent, Outcome, now
 from api.realtime import projection
 from api.routes.base import run
@@ -47,7 +51,7 @@ async def _view(ro: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-async def decide(request: Request, token: str, data: ApprovalIn) -> Response[Any]:
+async def decide(request: Request, token: str, data: ApprovalIn, key: str | None = None) -> Response[Any]:
     """Approve or decline recommended work once; a stale or repeated decision is a 409."""
     ro = await _ro(token)
     ro_id = int(ro["id"])
@@ -80,10 +84,10 @@ async def decide(request: Request, token: str, data: ApprovalIn) -> Response[Any
         body = {"job": {k: shown.get(k) for k in projection.CUSTOMER_JOB_FIELDS}}
         return Outcome(200, body, events)
 
-    return await run(request, handler, actor=f"status:{ro_id}", payload=data.model_dump())
+    return await run(request, handler, actor=f"status:{ro_id}", payload=data.model_dump(), key=key)
 
 
-async def rate(request: Request, token: str, data: SurveyIn) -> Response[Any]:
+async def rate(request: Request, token: str, data: SurveyIn, key: str | None = None) -> Response[Any]:
     """The follow-up rating: after delivery, once."""
     ro = await _ro(token)
     ro_id = int(ro["id"])
@@ -99,13 +103,109 @@ async def rate(request: Request, token: str, data: SurveyIn) -> Response[Any]:
         event = NewEvent("survey.submitted", ro_id, {"score": data.score, "comment": comment})
         return Outcome(201, {"score": data.score, "comment": comment}, [event])
 
-    return await run(request, handler, actor=f"status:{ro_id}", payload=data.model_dump())
+    return await run(request, handler, actor=f"status:{ro_id}", payload=data.model_dump(), key=key)
+
+
+HTML = "text/html; charset=utf-8"
+PAGE_HEADERS = {"Content-Security-Policy": statuspage.CSP, "X-Robots-Tag": "noindex, nofollow"}
+
+
+def _lang(request: Request, customer: str | None = None) -> str:
+    return statuspage.language(
+        request.query_params.get("lang"), customer, request.headers.get("accept-language")
+    )
+
+
+def _gone(request: Request) -> Response[str]:
+    """Unknown and expired links get the same small page (and the same 404)."""
+    lang = _lang(request)
+    text = statuspage.TEXT[lang]["expired"]
+    body = (
+        f'<!doctype html><html lang="{lang}"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="robots" content="noindex"><title>Bayline</title><p>{text}</p></html>'
+    )
+    return Response(body, status_code=404, media_type=HTML, headers=PAGE_HEADERS)
+
+
+async def render_page(request: Request, token: str) -> Response[str]:
+    ro = await statuslink.resolve(token)
+    if ro is None:
+        return _gone(request)
+    view = await _view(ro)
+    current = await shop.current()
+    html = statuspage.render(
+        view,
+        token=token,
+        lang=_lang(request, view["language"]),
+        zone=ZoneInfo(await shop.timezone()),
+        now=now(),
+        shop_name=current["name"] if current else "",
+        notice=request.query_params.get("n"),
+        form_key=uuid.uuid4().hex,
+    )
+    return Response(html, media_type=HTML, headers=PAGE_HEADERS)
+
+
+async def _form_answer(request: Request, token: str, kind: str) -> Response[Any]:
+    """The no-JavaScript path: a plain form post, answered with 303 back to the page and a notice."""
+    if await statuslink.resolve(token) is None:
+        return _gone(request)
+    form = await request.form()
+    fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    key = fields.pop("key", None) or None
+    lang = fields.pop("lang", None)
+    try:
+        if kind == "approvals":
+            approval = ApprovalIn.model_validate(
+                {"job_id": fields.get("job_id"), "decision": fields.get("decision")}
+            )
+            reply = await decide(request, token, approval, key)
+            notice = "approved" if approval.decision == "approve" else "declined"
+        else:
+            survey = SurveyIn.model_validate(
+                {"score": fields.get("score"), "comment": fields.get("comment", "")}
+            )
+            reply = await rate(request, token, survey, key)
+            notice = "rated"
+        if (reply.status_code or 200) >= 400:
+            notice = "stale" if reply.status_code in (404, 409) else "failed"
+    except ValidationError:
+        notice = "invalid" if kind == "survey" else "failed"
+    except (workshop.Conflict, workshop.NotFound):
+        notice = "stale"
+    except (workshop.DomainError, ClientException):
+        notice = "failed"
+    suffix = f"&lang={lang}" if lang in statuspage.LANGUAGES else ""
+    return Redirect(f"/s/{token}?n={notice}{suffix}", status_code=303)
 
 
 class StatusController(Controller):
     path = "/"
     tags = ["customer status link"]
     middleware = [rate_limit.middleware]
+
+    @get("/s/{token:str}", include_in_schema=False)
+    async def page(self, request: Request, token: FromPath[str]) -> Response[str]:
+        """The status page: server-rendered HTML that then updates live."""
+        return await render_page(request, token)
+
+    @get("/s/{token:str}/manifest.webmanifest", include_in_schema=False)
+    async def manifest(self, request: Request, token: FromPath[str]) -> Response[Any]:
+        ro = await statuslink.resolve(token)
+        if ro is None:
+            return _gone(request)
+        view = await _view(ro)
+        body = statuspage.manifest(view, token, _lang(request, view["language"]))
+        return Response(body, media_type="application/manifest+json")
+
+    @post("/s/{token:str}/approvals", include_in_schema=False)
+    async def approval_form(self, request: Request, token: FromPath[str]) -> Response[Any]:
+        return await _form_answer(request, token, "approvals")
+
+    @post("/s/{token:str}/survey", include_in_schema=False)
+    async def survey_form(self, request: Request, token: FromPath[str]) -> Response[Any]:
+        return await _form_answer(request, token, "survey")
 
     @get("/api/status/{token:str}")
     async def status(self, token: FromPath[str]) -> dict[str, Any]:
