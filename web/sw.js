@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v1';
+const VERSION = 'bayline-shell-v2';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -14,7 +14,9 @@ const SHELL = [
   '/web/js/dom.js',
   '/web/js/forms.js',
   '/web/js/i18n.js',
+  '/web/js/live.js',
   '/web/js/new-ro.js',
+  '/web/js/promise.js',
   '/web/js/setup.js',
   '/web/js/signin.js',
   '/web/js/time.js',

@@ -6,6 +6,7 @@ import * as setupScreen from './setup.js';
 import * as signinScreen from './signin.js';
 import * as todayScreen from './today.js';
 import * as newRoScreen from './new-ro.js';
+import { startLive, stopLive } from './live.js';
 
 // A bay tablet is shared: after this long without a touch or key press, whoever was signed in is
 // signed out so the next person cannot act under their name.
@@ -39,11 +40,14 @@ const ctx = {
   setUser(user) {
     state.user = user;
     lastActivity = Date.now();
+    if (user) startLive();
+    else stopLive();
     renderTopbar();
   },
   async signOut(reasonKey) {
     const wasSignedIn = !!state.user;
     state.user = null;
+    stopLive();
     renderTopbar();
     try {
       await post('/api/auth/logout');

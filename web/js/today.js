@@ -1,10 +1,16 @@
-// The advisor's "Today's vehicles": every open repair order, soonest promise first.
+// The live workshop board ("Today's vehicles"): every open repair order, soonest promise first,
+// with its stage, jobs and who is on them. Updated from /ws/shop; a slow poll is only a safety net.
 import { get } from './api.js';
 import { h, clear, timeEl, setText, toast, copyText } from './dom.js';
 import { showError } from './forms.js';
+import { onLiveEvent, onLiveState } from './live.js';
+import { openPromiseDialog } from './promise.js';
 
 const SOON_MINUTES = 60; // amber when the promise is this close
-const REFRESH_SECONDS = 30; // until live push arrives, a gentle poll keeps the board honest
+const REFRESH_SECONDS = 120; // safety net only: the stream carries every change
+const RECOLOUR_SECONDS = 30; // a promise turns amber/red with the clock, not only on events
+const FULL_RELOAD_AFTER = 15; // more changed repair orders than this in one burst: reload the list
+const PROMISE_ROLES = new Set(['advisor', 'foreman', 'manager']);
 
 const DONE_STATES = new Set(['finished', 'qc_passed']);
 const OUT_OF_SCOPE = new Set(['declined', 'recommended']); // not (yet) work the customer agreed to
@@ -24,6 +30,7 @@ export function render(root, ctx) {
     tattrs: { placeholder: 'today.searchPlaceholder', 'aria-label': 'today.searchPlaceholder' },
   });
   const count = h('span', { class: 'count-pill', hidden: true });
+  const liveBadge = h('span', { class: 'live-state', 'data-testid': 'live-state', role: 'status' });
   const list = h('div', { class: 'ro-grid', 'data-testid': 'today-list', 'aria-live': 'polite', 'aria-busy': 'true' });
   const error = h('div', { class: 'form-banner', role: 'alert', hidden: true });
 
@@ -38,7 +45,7 @@ export function render(root, ctx) {
     h(
       'div',
       { class: 'page' },
-      h('header', { class: 'page-head' }, h('div', { class: 'title-row' }, h('h1', { t: 'today.title' }), count), newButton),
+      h('header', { class: 'page-head' }, h('div', { class: 'title-row' }, h('h1', { t: 'today.title' }), count, liveBadge), newButton),
       h('div', { class: 'toolbar' }, h('div', { class: 'search' }, searchIcon(), search)),
       error,
       list,
@@ -92,15 +99,73 @@ export function render(root, ctx) {
       list.append(h('div', { class: 'empty-state small' }, h('p', { t: 'today.noMatch', tp: { query: query.trim() } })));
       return;
     }
-    for (const ro of shown) list.append(card(ro, now));
+    const canPromise = PROMISE_ROLES.has(ctx.state.user?.role);
+    for (const ro of shown) list.append(card(ro, now, canPromise ? openPromise : null));
   }
+
+  function upsert(ro) {
+    const i = items.findIndex((x) => x.id === ro.id);
+    if (ro.delivered_at) {
+      if (i >= 0) items.splice(i, 1); // handed back: off the board
+    } else if (i >= 0) items[i] = ro;
+    else items.push(ro);
+  }
+
+  function openPromise(ro) {
+    openPromiseDialog(ro, {
+      onSaved: (updated) => {
+        if (updated?.id) upsert(updated);
+        paint();
+      },
+    });
+  }
+
+  // Events name the repair order they touch; fetch just those (coalesced), not the whole board.
+  const dirty = new Set();
+  let flushTimer = null;
+  async function flush() {
+    flushTimer = null;
+    const ids = [...dirty];
+    dirty.clear();
+    if (ids.length > FULL_RELOAD_AFTER) return load();
+    for (const id of ids) {
+      try {
+        upsert(await get(`/api/repair-orders/${id}`));
+      } catch (err) {
+        if (err.status === 404) items = items.filter((x) => x.id !== id);
+        else return load(); // network trouble mid-way: the full reload sorts it out
+      }
+    }
+    paint();
+  }
+
+  const offEvent = onLiveEvent((m) => {
+    if (m.type === 'resync') return load();
+    if (m.type === 'approval.decided') {
+      const ro = items.find((x) => x.id === m.ro);
+      const key = m.data?.decision === 'approved' ? 'board.approved' : 'board.declined';
+      toast(key, { title: m.data?.title || '', number: ro?.number || '' }, m.data?.decision === 'approved' ? 'ok' : 'info');
+    }
+    if (typeof m.ro !== 'number') return;
+    dirty.add(m.ro);
+    if (!flushTimer) flushTimer = setTimeout(flush, 200);
+  });
+  const offState = onLiveState((st) => {
+    liveBadge.dataset.state = st;
+    setText(liveBadge, `live.${st}`);
+  });
 
   load();
   const timer = setInterval(load, REFRESH_SECONDS * 1000);
+  const recolour = setInterval(paint, RECOLOUR_SECONDS * 1000);
   const onVisible = () => document.visibilityState === 'visible' && load();
   document.addEventListener('visibilitychange', onVisible);
   return () => {
     clearInterval(timer);
+    clearInterval(recolour);
+    clearTimeout(flushTimer);
+    offEvent();
+    offState();
     document.removeEventListener('visibilitychange', onVisible);
   };
 }
@@ -119,7 +184,7 @@ function matches(ro, q) {
   return [ro.vehicle?.plate, ro.customer?.name, ro.number, ro.vehicle?.vin].some((v) => normalise(v).includes(q));
 }
 
-function card(ro, now) {
+function card(ro, now, onPromise) {
   const v = ro.vehicle || {};
   const jobs = (ro.jobs || []).filter((j) => !OUT_OF_SCOPE.has(j.state) && j.approval !== 'declined');
   const done = jobs.filter((j) => DONE_STATES.has(j.state)).length;
@@ -170,7 +235,34 @@ function card(ro, now) {
       h('span', { class: 'ro-jobs-text', t: jobs.length ? 'today.jobsDone' : 'today.noJobs', tp: { done, total: jobs.length } }),
       awaiting ? h('span', { class: 'chip chip-warn', t: 'today.awaitingApproval', tp: { count: awaiting } }) : null,
     ),
-    h('div', { class: 'ro-actions' }, copy),
+    jobLines(ro.jobs || []),
+    h(
+      'div',
+      { class: 'ro-actions' },
+      copy,
+      onPromise
+        ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'change-promise', t: 'board.changePromise', onclick: () => onPromise(ro) })
+        : null,
+    ),
+  );
+}
+
+// Each job with its state and who is on it: the foreman's "who is doing what" at a glance.
+function jobLines(jobs) {
+  if (!jobs.length) return null;
+  return h(
+    'ul',
+    { class: 'job-lines' },
+    jobs.map((j) =>
+      h(
+        'li',
+        { 'data-testid': 'job-line', 'data-job': j.id, 'data-state': j.state, 'data-approval': j.approval || '' },
+        h('span', { class: 'job-title' }, j.title),
+        j.technician?.name ? h('span', { class: 'job-tech' }, personIcon(), j.technician.name) : null,
+        j.approval === 'approved' ? h('span', { class: 'chip job-finished', t: 'board.customerApproved' }) : null,
+        h('span', { class: ['chip', 'job-state', `job-${j.state}`], t: `job.${j.state}` }),
+      ),
+    ),
   );
 }
 

@@ -20,12 +20,15 @@
   }
 
   // One renderer: fetch this same page and swap <main>. Bursts of events cost one fetch.
+  var pendingNotice = null; // an answer's notice survives the live refresh that its own event triggers
   function refresh(notice) {
-    var query = new URLSearchParams(location.search);
-    query.delete('n');
-    if (notice) query.set('n', notice);
+    if (notice) pendingNotice = notice;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(function () {
+      var query = new URLSearchParams(location.search);
+      query.delete('n');
+      if (pendingNotice) query.set('n', pendingNotice);
+      pendingNotice = null;
       fetch(location.pathname + '?' + query, { cache: 'no-store', credentials: 'omit' })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {

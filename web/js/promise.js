@@ -1,0 +1,79 @@
+// "Change the promised time": a dialog with the new time (shop time zone) and a reason the customer
+// will read on their phone. Common reasons are one tap and are written in the CUSTOMER's language.
+import { post, newIdempotencyKey } from './api.js';
+import { dictionaries, getShopTimeZone, t } from './i18n.js';
+import { h, toast } from './dom.js';
+import { field, formBanner, showError, clearError } from './forms.js';
+import { toInputs, zonedToIso, shopDate } from './time.js';
+
+export const REASONS = ['parts', 'extraWork', 'diagnosis', 'busy', 'rework', 'customer', 'earlier'];
+
+export function openPromiseDialog(ro, { onSaved } = {}) {
+  const zone = getShopTimeZone();
+  const initial = toInputs(new Date(ro.promised_at || Date.now()), zone);
+  const customerLang = ro.customer?.language === 'en' ? 'en' : 'zh-CN';
+  const key = newIdempotencyKey(); // one key per dialog: a retried save cannot apply twice
+
+  const date = h('input', { type: 'date', class: 'input', name: 'date', value: initial.date, min: shopDate(zone), required: true, 'data-testid': 'promise-date' });
+  const time = h('input', { type: 'time', class: 'input', name: 'time', value: initial.time, step: 900, required: true, 'data-testid': 'promise-time' });
+  const reason = h('textarea', { class: 'input', name: 'reason', rows: 2, maxlength: 300, required: true, 'data-testid': 'promise-reason' });
+  const banner = formBanner();
+  const chips = h(
+    'div',
+    { class: 'chips', role: 'group', tattrs: { 'aria-label': 'promise.commonReasons' } },
+    REASONS.map((r) =>
+      h('button', {
+        type: 'button',
+        class: 'chip chip-button',
+        t: `reason.${r}`,
+        'data-testid': `reason-${r}`,
+        onclick: () => {
+          reason.value = dictionaries[customerLang][`reason.${r}`];
+          reason.focus();
+        },
+      }),
+    ),
+  );
+  const save = h('button', { type: 'submit', class: 'btn btn-primary', t: 'promise.save', 'data-testid': 'promise-save' });
+  const cancel = h('button', { type: 'button', class: 'btn btn-ghost', t: 'common.cancel', onclick: () => dialog.close() });
+  const form = h(
+    'form',
+    { class: 'dialog-form', novalidate: true },
+    h('h2', { t: 'promise.title' }),
+    h('p', { class: 'muted' }, `${ro.number} · ${ro.vehicle?.plate || ''}`),
+    banner,
+    h('div', { class: 'grid-2' }, field('promise.date', date), field('promise.time', time)),
+    h('p', { class: 'field-label', t: 'promise.commonReasons' }),
+    chips,
+    field('promise.reason', reason, { hintKey: customerLang === 'en' ? 'promise.reasonHintEn' : 'promise.reasonHintZh' }),
+    h('div', { class: 'dialog-actions' }, cancel, save),
+  );
+  const dialog = h('dialog', { class: 'dialog', 'data-testid': 'promise-dialog' }, form);
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearError(banner);
+    const promisedAt = date.value && time.value ? zonedToIso(date.value, time.value, zone) : null;
+    const text = reason.value.trim();
+    if (!promisedAt || !text) {
+      showError(banner, { detail: t(!promisedAt ? 'promise.needTime' : 'promise.needReason') });
+      return;
+    }
+    save.disabled = true;
+    try {
+      const updated = await post(`/api/repair-orders/${ro.id}/promise`, { promised_at: promisedAt, reason: text }, { idempotencyKey: key });
+      dialog.close();
+      toast('promise.saved', { number: ro.number }, 'ok');
+      onSaved?.(updated);
+    } catch (err) {
+      showError(banner, err);
+    } finally {
+      save.disabled = false;
+    }
+  });
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  reason.focus();
+  return dialog;
+}
