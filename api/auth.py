@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -171,6 +172,9 @@ async def load_session(token: str) -> StaffUser | None:
     )
 
 
+RECEIVED = "bayline.received"  # scope state key: time.monotonic() when the request reached us
+
+
 class SessionMiddleware:
     """Puts the signed-in StaffUser (or None) in scope["user"] for HTTP and WebSocket."""
 
@@ -179,6 +183,8 @@ class SessionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
+            # The first thing our code sees of a request: the base of its Server-Timing figure.
+            scope.setdefault("state", {})[RECEIVED] = time.monotonic()
             scope["user"] = None
             token = _cookie(scope, SESSION_COOKIE)
             if token and len(token) < 200:

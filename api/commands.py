@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,7 @@ class Reply:
     body: Any
     replayed: bool
     headers: dict[str, str] = field(default_factory=dict)
+    committed: float | None = None  # time.monotonic() right after COMMIT (None: nothing was written)
 
 
 def now() -> datetime:
@@ -97,7 +99,7 @@ async def execute(
                 return Reply(previous.status_code, json.loads(previous.body), replayed=True)
         outcome = await handler()
         at = now()
-        max_seq = 0
+        committed: list[dict[str, Any]] = []
         for event in outcome.events:
             row = Event(
                 type=event.type,
@@ -107,7 +109,9 @@ async def execute(
                 data=json.dumps(event.data, default=str, ensure_ascii=False),
             )
             await row.save()
-            max_seq = max(max_seq, int(row.seq))
+            committed.append(
+                {"seq": int(row.seq), "type": row.type, "at": at, "repair_order": event.ro, "data": row.data}
+            )
         if scoped is not None and 200 <= outcome.status_code < 300:
             await IdempotencyRecord(
                 scoped_key=scoped,
@@ -116,9 +120,12 @@ async def execute(
                 body=json.dumps(outcome.body, default=str, ensure_ascii=False),
                 created_at=at,
             ).save()
-    if max_seq:
-        hints.publish(max_seq)
-    return Reply(outcome.status_code, outcome.body, replayed=False, headers=outcome.headers)
+    committed_at = time.monotonic()
+    if committed:
+        hints.publish(committed)
+    return Reply(
+        outcome.status_code, outcome.body, replayed=False, headers=outcome.headers, committed=committed_at
+    )
 
 
 async def forget_old_keys() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
@@ -17,7 +18,9 @@ log = logging.getLogger("bayline.realtime")
 
 CHANNEL = "bayline.events"
 
-Listener = Callable[[int], None]
+# Local listeners get the committed rows themselves: this process's hub can push them without
+# reading them back. Other processes get only the max seq and read the table.
+Listener = Callable[[list[dict[str, Any]]], None]
 _listeners: set[Listener] = set()
 _plugin: ChannelsPlugin | None = None
 
@@ -38,16 +41,17 @@ def make_plugin(redis_url: str | None) -> ChannelsPlugin:
 
 
 def subscribe(listener: Listener) -> Callable[[], None]:
-    """Call `listener(max_seq)` in this process after each local commit; returns the unsubscribe."""
+    """Call `listener(rows)` in this process after each local commit; returns the unsubscribe."""
     _listeners.add(listener)
     return lambda: _listeners.discard(listener)
 
 
-def publish(max_seq: int) -> None:
-    """Tell every process that events up to `max_seq` are committed (never raises to the caller)."""
+def publish(rows: list[dict[str, Any]]) -> None:
+    """Tell every process that these event rows are committed (never raises to the caller)."""
+    max_seq = max(int(r["seq"]) for r in rows)
     for listener in list(_listeners):
         try:
-            listener(max_seq)
+            listener(rows)
         except Exception:  # noqa: BLE001 - one broken listener must not fail a command
             log.exception("hint listener failed")
     if _plugin is not None:

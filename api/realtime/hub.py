@@ -34,6 +34,7 @@ class Subscriber:
     backlog: deque[tuple[int, str]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     slow: bool = False
+    ping_due: bool = False
 
     def offer(self, seq: int, text: str) -> None:
         if self.slow:
@@ -65,17 +66,47 @@ async def last_seq() -> int:
 
 class Hub:
     def __init__(self) -> None:
-        self.subscribers: set[Subscriber] = set()
+        # Staff streams get every event; customer streams are indexed by repair order so an event
+        # costs one dict lookup for them, not a walk over thousands of open status pages.
+        self.staff: set[Subscriber] = set()
+        self.customers: dict[int, set[Subscriber]] = {}
         self.seen = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._unsubscribe_local = hints.subscribe(lambda _: self._wake.set())
+        self._unsubscribe_local = hints.subscribe(self.committed_here)
 
     def add(self, subscriber: Subscriber) -> None:
-        self.subscribers.add(subscriber)
+        if subscriber.customer_ro is None:
+            self.staff.add(subscriber)
+        else:
+            self.customers.setdefault(subscriber.customer_ro, set()).add(subscriber)
 
     def remove(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        if subscriber.customer_ro is None:
+            self.staff.discard(subscriber)
+            return
+        pages = self.customers.get(subscriber.customer_ro)
+        if pages is not None:
+            pages.discard(subscriber)
+            if not pages:
+                del self.customers[subscriber.customer_ro]
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self.staff) + sum(len(p) for p in self.customers.values())
+
+    def committed_here(self, rows: list[dict[str, Any]]) -> None:
+        """Rows this process just committed: push them at once when they follow what was sent.
+
+        Any gap (another worker's events in between, or a commit while the pump was reading) and the
+        pump reads the table instead; seq order is never broken and nothing is skipped.
+        """
+        if self._tasks and rows and int(rows[0]["seq"]) == self.seen + 1:
+            for row in rows:
+                self._fan_out(row)
+                self.seen = int(row["seq"])
+        else:
+            self._wake.set()
 
     async def start(self, plugin: Any) -> None:
         self.seen = await last_seq()
@@ -120,25 +151,26 @@ class Hub:
             if not rows:
                 return
             for row in rows:
+                if int(row["seq"]) <= self.seen:
+                    continue  # pushed meanwhile by committed_here
                 self._fan_out(row)
                 self.seen = int(row["seq"])
             if len(rows) < READ_BATCH:
                 return
 
     def _fan_out(self, row: dict[str, Any]) -> None:
-        staff_text: str | None = None
-        customer_text: str | None = None
+        """Serialise once per stream kind, then hand the same text to every subscriber."""
         seq = int(row["seq"])
-        for sub in self.subscribers:
-            if sub.customer_ro is None:
-                if staff_text is None:
-                    staff_text = encode(projection.message(row, customer=False) or {})
+        if self.staff:
+            staff_text = encode(projection.message(row, customer=False) or {})
+            for sub in self.staff:
                 sub.offer(seq, staff_text)
-            elif sub.customer_ro == row["repair_order"]:
-                if customer_text is None:
-                    msg = projection.message(row, customer=True)
-                    customer_text = encode(msg) if msg is not None else ""
-                if customer_text:
+        pages = self.customers.get(row["repair_order"]) if row["repair_order"] is not None else None
+        if pages:
+            msg = projection.message(row, customer=True)
+            if msg is not None:
+                customer_text = encode(msg)
+                for sub in pages:
                     sub.offer(seq, customer_text)
 
 

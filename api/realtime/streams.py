@@ -69,6 +69,16 @@ async def _listen(socket: WebSocket, customer: bool, heard: list[float]) -> str:
             return "read-only"
 
 
+def _schedule_ping(sub: hubs.Subscriber) -> asyncio.TimerHandle:
+    """In PING_SECONDS, ask the socket's loop to send an application-level ping."""
+
+    def due() -> None:
+        sub.ping_due = True
+        sub.wake.set()
+
+    return asyncio.get_running_loop().call_later(PING_SECONDS, due)
+
+
 async def serve(socket: WebSocket, customer_ro: int | None) -> None:
     """Replay then live, for one accepted socket."""
     since = _since(socket)
@@ -76,6 +86,7 @@ async def serve(socket: WebSocket, customer_ro: int | None) -> None:
     sub = hubs.Subscriber(customer_ro=customer_ro)
     hub.add(sub)  # subscribe first: everything committed from now on reaches `sub`
     listener: asyncio.Task[str] | None = None
+    ping_timer: asyncio.TimerHandle | None = None
     try:
         await socket.accept()
         if isinstance(since, str):
@@ -98,12 +109,11 @@ async def serve(socket: WebSocket, customer_ro: int | None) -> None:
         heard = [time.monotonic()]
         listener = asyncio.create_task(_listen(socket, customer, heard))
         listener.add_done_callback(lambda _: sub.wake.set())  # a leaving client ends the loop at once
+        ping_timer = _schedule_ping(sub)
+        # One plain wait per wake-up: no wait_for() (it costs a Task and a timer per message, which at
+        # thousands of sockets per event was most of the fan-out time). Pings come from a timer.
         while True:
-            woke = True
-            try:
-                await asyncio.wait_for(sub.wake.wait(), PING_SECONDS)
-            except TimeoutError:
-                woke = False
+            await sub.wake.wait()
             sub.wake.clear()
             if listener.done():
                 if listener.result() == "read-only":
@@ -116,11 +126,13 @@ async def serve(socket: WebSocket, customer_ro: int | None) -> None:
                     code=TRY_AGAIN_LATER, reason=f"too far behind: reconnect with since={last}"
                 )
                 return
-            if not woke:
+            if sub.ping_due:
+                sub.ping_due = False
                 if time.monotonic() - heard[0] > 2.5 * PING_SECONDS:
                     await socket.close(code=NO_PONG, reason="no answer to pings")
                     return
                 await socket.send_text('{"type":"ping"}')
+                ping_timer = _schedule_ping(sub)
             while sub.backlog:
                 seq, text = sub.backlog.popleft()
                 if seq > last:
@@ -130,6 +142,8 @@ async def serve(socket: WebSocket, customer_ro: int | None) -> None:
         return
     finally:
         hub.remove(sub)
+        if ping_timer is not None:
+            ping_timer.cancel()
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import ClientException
 
 from api import commands
+from api.auth import RECEIVED
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -36,10 +38,15 @@ async def run(
     key: str | None = None,
 ) -> Response[Any]:
     """Execute a command for this request and turn its reply into a Response."""
+    started = request.scope.get("state", {}).get(RECEIVED) or time.monotonic()
     key = idempotency_key(request, key)
     request_hash = commands.fingerprint(request.method, request.url.path, payload)
     reply = await commands.execute(handler, actor=actor, key=key, request_hash=request_hash)
     headers = dict(reply.headers)
     if reply.replayed:
         headers["Idempotent-Replayed"] = "true"
+    if reply.committed is not None:
+        # Standard Server-Timing (browser dev tools show it): from the request reaching us until the
+        # change was durable.
+        headers["Server-Timing"] = f"commit;dur={(reply.committed - started) * 1000:.2f}"
     return Response(reply.body, status_code=reply.status_code, headers=headers)
