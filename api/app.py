@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar
-from litestar.channels import ChannelsPlugin
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
@@ -85,7 +84,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await db.prepare(engine)
     await commands.forget_old_keys()
     hub = realtime_hub.get()
-    await hub.start(app.plugins.get(ChannelsPlugin))
+    await hub.start(hints.make_bus(settings.get().redis_url))
     # Fan-out to thousands of sockets keeps many small objects alive: a full GC pass in the middle
     # of an event was the p99 tail (research/performance-notes.md 2.3). Collect less often.
     gc.freeze()
@@ -121,7 +120,6 @@ def create_app(**overrides: Any) -> Litestar:
             streams.status_stream,
             *web.ROUTES,
         ],
-        plugins=[hints.make_plugin(config.redis_url)],
         middleware=[
             SessionMiddleware,
             DefineMiddleware(SessionCSRFMiddleware, config=csrf),

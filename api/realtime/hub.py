@@ -73,6 +73,7 @@ class Hub:
         self.seen = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._bus: hints.HintBus | None = None
         self._unsubscribe_local = hints.subscribe(self.committed_here)
 
     def add(self, subscriber: Subscriber) -> None:
@@ -108,30 +109,28 @@ class Hub:
         else:
             self._wake.set()
 
-    async def start(self, plugin: Any) -> None:
+    def hinted(self, max_seq: int) -> None:
+        """Another process (or this one, via the broker) committed events up to `max_seq`."""
+        if max_seq > self.seen:
+            self._wake.set()
+
+    async def start(self, bus: hints.HintBus) -> None:
         self.seen = await last_seq()
-        self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._listen(plugin))]
+        self._bus = bus
+        hints.use_bus(bus)
+        await bus.start(self.hinted)
+        self._tasks = [asyncio.create_task(self._pump())]
 
     async def stop(self) -> None:
         self._unsubscribe_local()
+        hints.use_bus(None)
+        if self._bus is not None:
+            await self._bus.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    async def _listen(self, plugin: Any) -> None:
-        """Hints from other processes (Redis) or this one (memory) wake the pump."""
-        while True:
-            try:
-                async with plugin.start_subscription([hints.CHANNEL]) as subscription:
-                    async for _ in subscription.iter_events():
-                        self._wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - e.g. Redis restarting: poll meanwhile, then resubscribe
-                log.warning("hint subscription lost; retrying", exc_info=True)
-                await asyncio.sleep(1)
 
     async def _pump(self) -> None:
         while True:
