@@ -58,7 +58,7 @@ async def test_unknown_short_and_expired_links_answer_alike(live: str, clean: No
     client, ro, token = await _setup(live)
     async with contextlib.aclosing(client), httpx.AsyncClient(base_url=f"http://{live}") as phone:
         pages = [await phone.get(f"/s/{t}") for t in (secrets.token_urlsafe(32), "abc", token + "x")]
-        await RepairOrder.update({RepairOrder.delivered_at: "2020-01-01T00:00:00+00:00"}).where(
+        await RepairOrder.update({RepairOrder.delivered_at: datetime(2020, 1, 1, tzinfo=UTC)}).where(
             RepairOrder.id == ro["id"]
         )
         pages.append(await phone.get(f"/s/{token}"))

@@ -30,7 +30,10 @@
       if (pendingNotice) query.set('n', pendingNotice);
       pendingNotice = null;
       fetch(location.pathname + '?' + query, { cache: 'no-store', credentials: 'omit' })
-        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (r) {
+          if (r.status === 404) location.reload(); // the link expired: show the server's own page
+          return r.ok ? r.text() : Promise.reject(r.status);
+        })
         .then(function (html) {
           var next = new DOMParser().parseFromString(html, 'text/html').getElementById('page');
           if (!next) return;
