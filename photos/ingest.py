@@ -1,0 +1,152 @@
+"""Uploaded bytes → a display JPEG (long side ≤ 2048) and a 320 px thumbnail, upright, without metadata.
+
+CPU-bound and blocking: callers run it in a worker thread, never on the event loop.
+
+Order matters for speed and safety (research/performance-notes.md §1): identify the format from the
+header, check the pixel count before any decoding, let the JPEG decoder scale by 1/2, 1/4 or 1/8
+while decoding (draft), and only then rotate — on the small image.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from photos.store import Store
+
+MAX_BYTES = 10_000_000  # a tablet's upload is ≤ 2048 px, ~1 MB; a full 50 MP phone original is ~15 MB
+MAX_PIXELS = 64_000_000  # 50 MP phone cameras pass; 90 MP "bombs" of a few KB do not
+DISPLAY_MAX = 2048
+THUMB_MAX = 320
+DISPLAY_QUALITY = 85
+THUMB_QUALITY = 80
+FORMATS = ("JPEG", "PNG", "WEBP")
+# ISO-BMFF brands of HEIC/HEIF/AVIF files (iPhones): recognisable, but not accepted.
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis", b"avif")
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be taken; `status` is the HTTP status a caller should answer with."""
+
+    status = 422
+
+
+class TooLarge(PhotoError):
+    status = 413
+
+
+class NotAnImage(PhotoError):
+    status = 415
+
+
+class Unsupported(PhotoError):
+    status = 415
+
+
+class TooManyPixels(PhotoError):
+    status = 422
+
+
+class Corrupt(PhotoError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class Ingested:
+    display: str  # store names
+    thumb: str
+    width: int  # of the display copy, upright
+    height: int
+    source_format: str
+
+
+def _open(data: bytes) -> Image.Image:
+    if len(data) > MAX_BYTES:
+        raise TooLarge(f"The photo is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB.")
+    if not data:
+        raise NotAnImage("The file is empty.")
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+        raise Unsupported(
+            "HEIC/HEIF photos are not accepted: send a JPEG (the tablet's camera button does this; "
+            "on an iPhone choose Settings → Camera → Formats → Most Compatible)."
+        )
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 89 and 179 MP; we refuse well before that, below.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooManyPixels(f"The image has too many pixels (limit {MAX_PIXELS // 1_000_000} MP).") from exc
+    except UnidentifiedImageError as exc:
+        raise NotAnImage("This file is not a JPEG, PNG or WebP photo.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise Corrupt("The photo file is damaged and cannot be read; take it again.") from exc
+    width, height = image.size
+    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+        raise TooManyPixels(
+            f"The image is {width}×{height} ({width * height / 1e6:.0f} MP); the limit is "
+            f"{MAX_PIXELS // 1_000_000} MP."
+        )
+    return image
+
+
+def _decode_small(image: Image.Image) -> Image.Image:
+    """Decode at the smallest DCT scale that still gives a long side ≥ what we keep (JPEG only)."""
+    width, height = image.size
+    if image.format == "JPEG":
+        scale = 1
+        while scale < 8 and max(width, height) / scale > DISPLAY_MAX:
+            scale *= 2
+        # draft() picks the largest reduction whose result is still at least the requested size.
+        image.draft("RGB", (-(-width // scale), -(-height // scale)))
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise Corrupt("The photo file is damaged or incomplete; take it again.") from exc
+    return image
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    # A fresh info dict: Pillow would otherwise carry a COM comment, XMP or ICC data over from the
+    # source. Nothing but pixels leaves this function.
+    image.info = {}
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def ingest(data: bytes, store: Store) -> Ingested:
+    """Validate, derive and store. Raises a PhotoError (with its HTTP status) for anything unusable."""
+    image = _open(data)
+    source_format = str(image.format)
+    small = _decode_small(image)
+    try:
+        # Rotate on the small image (any mode transposes), then flatten to RGB.
+        upright = _rgb(ImageOps.exif_transpose(small))
+        if max(upright.size) > DISPLAY_MAX:  # PNG/WebP, or a JPEG wider than 8 × 2048
+            upright.thumbnail((DISPLAY_MAX, DISPLAY_MAX), Image.Resampling.BICUBIC)
+        thumb = upright.copy()
+        thumb.thumbnail((THUMB_MAX, THUMB_MAX), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        display_bytes = _jpeg(upright, DISPLAY_QUALITY)
+        thumb_bytes = _jpeg(thumb, THUMB_QUALITY)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError) as exc:
+        # Odd modes or malformed EXIF that the header check could not see: refuse, do not crash.
+        raise Corrupt("This photo could not be processed; take it again as a normal JPEG.") from exc
+    # Store only once both derivatives exist: a refusal above leaves nothing behind.
+    return Ingested(
+        store.put(display_bytes), store.put(thumb_bytes), upright.width, upright.height, source_format
+    )

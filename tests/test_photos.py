@@ -1,0 +1,204 @@
+"""The photo pipeline on its own: orientation, metadata, and a generated corpus of bad files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image, TiffImagePlugin
+
+import photos
+from photos import FolderStore, PhotoError, ingest
+
+# What exif_transpose does for each orientation; the raw pixels are the inverse, so that the
+# correctly rotated result is the upright reference.
+TO_RAW = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,  # the camera turned right: raw is the upright turned left
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def upright_reference() -> Image.Image:
+    """Landscape 600×400: red block top-left, green block bottom-right, blue elsewhere."""
+    img = Image.new("RGB", (600, 400), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 150, 100))
+    img.paste((0, 255, 0), (450, 300, 600, 400))
+    return img
+
+
+def jpeg(img: Image.Image, **save: object) -> bytes:
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=92, **save)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def with_gps_and_orientation(img: Image.Image, orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "PhoneMaker"
+    gps = {1: "N", 2: (31.0, 13.0, 45.0), 3: "E", 4: (121.0, 28.0, 12.0)}
+    exif[0x8825] = gps
+    return jpeg(img, exif=exif.tobytes(), comment=b"<script>alert(1)</script>")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FolderStore:
+    return FolderStore(tmp_path / "photos")
+
+
+def stored_files(store: FolderStore) -> list[Path]:
+    return [p for p in store.root.rglob("*") if p.is_file()] if store.root.exists() else []
+
+
+def near(pixel: tuple[int, ...], colour: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) < 60 for a, b in zip(pixel, colour, strict=False))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_comes_out_upright(store: FolderStore, orientation: int) -> None:
+    raw = upright_reference()
+    if TO_RAW[orientation] is not None:
+        raw = raw.transpose(TO_RAW[orientation])
+    result = ingest(with_gps_and_orientation(raw, orientation), store)
+    with Image.open(store.path(result.display)) as shown:
+        assert shown.size == (600, 400) == (result.width, result.height)
+        rgb = shown.convert("RGB")
+        assert near(rgb.getpixel((20, 20)), (255, 0, 0)), orientation
+        assert near(rgb.getpixel((580, 380)), (0, 255, 0)), orientation
+        assert near(rgb.getpixel((580, 20)), (0, 0, 255)), orientation
+
+
+def test_stored_files_carry_no_exif_gps_comment_or_xmp(store: FolderStore) -> None:
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>secret</rdf:RDF></x:xmpmeta>'
+    source = upright_reference()
+    source.info["xmp"] = xmp
+    data = with_gps_and_orientation(source, 6)
+    assert b"Exif" in data and b"<script>" in data
+    result = ingest(data, store)
+    for name in (result.display, result.thumb):
+        raw = store.path(name).read_bytes()
+        for marker in (b"Exif", b"GPS", b"<script>", b"xmpmeta", b"PhoneMaker", b"http://ns.adobe.com"):
+            assert marker not in raw, (name, marker)
+        with Image.open(store.path(name)) as img:
+            assert not img.getexif() and "comment" not in img.info and "xmp" not in img.info
+    with Image.open(store.path(result.thumb)) as thumb:
+        assert max(thumb.size) == photos.THUMB_MAX
+
+
+def test_camera_sized_jpeg_is_decoded_at_half_scale(store: FolderStore) -> None:
+    big = Image.new("RGB", (4032, 3024), (120, 130, 140))
+    result = ingest(jpeg(big), store)
+    assert (result.width, result.height) == (2016, 1512)  # the exact 1/2 DCT size, no resample
+
+
+def test_png_and_webp_with_alpha_are_accepted_on_white(store: FolderStore) -> None:
+    img = Image.new("RGBA", (300, 200), (255, 0, 0, 0))
+    for fmt in ("PNG", "WEBP"):
+        out = io.BytesIO()
+        img.save(out, fmt)
+        result = ingest(out.getvalue(), store)
+        with Image.open(store.path(result.display)) as shown:
+            assert near(shown.convert("RGB").getpixel((10, 10)), (255, 255, 255))
+
+
+def test_same_photo_twice_is_stored_once(store: FolderStore) -> None:
+    data = jpeg(upright_reference())
+    first, second = ingest(data, store), ingest(data, store)
+    assert first == second and len(stored_files(store)) == 2
+
+
+# ---------- the bad-file corpus ----------
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A few KB claiming width × height pixels (greyscale): the header alone gives it away."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (width + 1) * 4, 9)  # a few rows; nobody should ever read further
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def other_format(fmt: str) -> bytes:
+    out = io.BytesIO()
+    img = upright_reference()
+    if fmt == "TIFF":
+        img.save(out, "TIFF", tiffinfo=TiffImagePlugin.ImageFileDirectory_v2())
+    else:
+        img.save(out, fmt)
+    return out.getvalue()
+
+
+def bad_corpus() -> list[tuple[str, bytes, set[int]]]:
+    good = jpeg(upright_reference())
+    corpus: list[tuple[str, bytes, set[int]]] = [("zero-size", b"", {415})]
+    # Truncated JPEGs at many offsets: header-only cuts are "not an image", later ones "damaged".
+    for cut in range(1, len(good) - 2, max(1, len(good) // 200)):
+        corpus.append((f"truncated@{cut}", good[:cut], {415, 422}))
+    texts = {
+        "html.jpg": b"<!doctype html><html><script>alert(1)</script></html>",
+        "svg.jpg": b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>',
+        "pdf.jpg": b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF",
+        "psd.jpg": b"8BPS\x00\x01" + b"\x00" * 20,
+        "exe.jpg": b"MZ\x90\x00" + b"\x00" * 60,
+        "zip.jpg": b"PK\x03\x04" + b"\x00" * 40,
+        "text.jpg": "车损照片".encode() * 10,
+        "heic.jpg": b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
+        "avif.jpg": b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1",
+    }
+    corpus += [(name, body, {415}) for name, body in texts.items()]
+    corpus += [(f"{fmt.lower()}.jpg", other_format(fmt), {415}) for fmt in ("GIF", "TIFF", "BMP", "ICO", "PPM")]
+    corpus += [(f"random-{i}", bytes((i * 37 + k * 11) % 256 for k in range(64 + i)), {415}) for i in range(20)]
+    corpus.append(("bomb-90MP.png", png_bomb(9500, 9500), {422}))
+    corpus.append(("bomb-196MP.png", png_bomb(14000, 14000), {422}))
+    corpus.append(("bomb-2Gpx.png", png_bomb(50000, 50000), {422}))
+    corpus.append(("eleven-MB", good + b"\0" * 11_000_000, {413}))
+    # A JPEG header claiming 65 000 × 65 000 (SOF patched): refused from the header.
+    sof = good.find(b"\xff\xc0")
+    corpus.append(("huge-sof.jpg", good[: sof + 5] + struct.pack(">HH", 65000, 65000) + good[sof + 9 :], {422}))
+    return corpus
+
+
+def test_corpus_of_bad_files_is_refused_and_nothing_is_stored(store: FolderStore) -> None:
+    corpus = bad_corpus()
+    assert len(corpus) >= 200
+    for name, body, statuses in corpus:
+        with pytest.raises(PhotoError) as caught:
+            ingest(body, store)
+        assert caught.value.status in statuses, (name, caught.value.status, str(caught.value))
+        assert str(caught.value), name
+    assert stored_files(store) == []
+
+
+def test_heic_message_says_send_jpeg(store: FolderStore) -> None:
+    with pytest.raises(photos.Unsupported, match="send a JPEG"):
+        ingest(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 100, store)
+
+
+@pytest.mark.parametrize("megapixels", [90, 196])
+def test_bomb_is_refused_from_the_header_fast(store: FolderStore, megapixels: int) -> None:
+    side = int((megapixels * 1_000_000) ** 0.5) + 1
+    bomb = png_bomb(side, side)
+    assert len(bomb) < 50_000
+    started = time.perf_counter()
+    with pytest.raises(photos.TooManyPixels, match="MP"):
+        ingest(bomb, store)
+    assert time.perf_counter() - started < 0.2  # the issue's bound: no decoding happened
+
+
+def test_store_refuses_names_it_did_not_make(store: FolderStore) -> None:
+    for name in ("../../x", "ab/../../etc/passwd", "/etc/passwd", "ab/" + "g" * 64 + ".jpg"):
+        with pytest.raises(ValueError):
+            store.path(name)
