@@ -24,10 +24,12 @@ from api.realtime import hub as realtime_hub
 from api.routes import web
 from api.routes.auth import AuthController
 from api.routes.health import health
+from api.routes.photos import PhotoController
 from api.routes.repair_orders import RepairOrderController
 from api.routes.setup import SetupController
 from api.routes.staff import StaffController
 from api.routes.status import StatusController
+from api.routes.walkaround import WalkaroundController
 
 MAX_JSON_BODY = 1024 * 1024  # a repair order is a few KB; photos have their own, larger cap
 
@@ -71,8 +73,8 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if path.startswith(("/api/", "/s/")):
-        headers["Cache-Control"] = "no-store"
+    if path.startswith(("/api/", "/s/")) and "cache-control" not in headers:
+        headers["Cache-Control"] = "no-store"  # photos set their own (content-hash, private)
     if settings.get().secure_cookies:
         headers["Strict-Transport-Security"] = "max-age=31536000"
 
@@ -116,6 +118,8 @@ def create_app(**overrides: Any) -> Litestar:
             StaffController,
             RepairOrderController,
             StatusController,
+            PhotoController,
+            WalkaroundController,
             streams.shop_stream,
             streams.status_stream,
             *web.ROUTES,
@@ -129,6 +133,7 @@ def create_app(**overrides: Any) -> Litestar:
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Bayline", version=__version__, path="/schema"),
         request_max_body_size=MAX_JSON_BODY,
+        multipart_form_part_limit=16,  # a photo form has five fields; thousands of parts are an attack
         # The status page must fit one TCP initial window (14 KB) on a phone: gzip everything textual.
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=6),
         **overrides,

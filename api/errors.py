@@ -13,6 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+import photos
 from api import workshop
 from api.commands import IdempotencyMismatch
 
@@ -66,11 +67,15 @@ def http_error(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, dict) else {}
     detail = exc.detail
     if exc.status_code == 413:
-        detail = "The request is too large."
+        detail = f"The request is too large (at most {photos.MAX_BYTES // 1_000_000} MB for a photo)."
     response = _json(exc.status_code, detail, **extra)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+def photo_error(_: Request, exc: photos.PhotoError) -> Response[dict[str, Any]]:
+    return _json(exc.status, str(exc))
 
 
 def server_error(request: Request, exc: Exception) -> Response[dict[str, Any]]:
@@ -84,6 +89,7 @@ def server_error(request: Request, exc: Exception) -> Response[dict[str, Any]]:
 HANDLERS: dict[type[Exception] | int, Any] = {
     workshop.DomainError: domain_error,
     IdempotencyMismatch: idempotency_mismatch,
+    photos.PhotoError: photo_error,
     ValidationException: validation_error,
     HTTPException: http_error,
     Exception: server_error,

@@ -8,7 +8,7 @@ from typing import Any
 
 from api import workshop
 from api.auth import status_token
-from api.tables import Job, PromiseChange, RepairOrder
+from api.tables import Job, Photo, PromiseChange, RepairOrder
 
 
 def _hours(minutes: int) -> float:
@@ -97,7 +97,37 @@ def _ro_query():  # type: ignore[no-untyped-def]
     ).output(nested=True)
 
 
-def _shape(ro: dict[str, Any], jobs: list[dict[str, Any]], promises: list[dict[str, Any]]) -> dict[str, Any]:
+def photo_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A photo as staff see it (their URLs need the session)."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "note": row["note"],
+        "panel": row["panel"],
+        "job_id": row["job"],
+        "url": f"/api/photos/{row['id']}",
+        "thumb_url": f"/api/photos/{row['id']}/thumb",
+        "width": row["width"],
+        "height": row["height"],
+        "created_at": row["created_at"],
+    }
+
+
+async def photos_of(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if ro_ids:
+        for row in await Photo.select().where(Photo.repair_order.is_in(ro_ids)).order_by(Photo.id):
+            grouped[row["repair_order"]].append(row)
+    return grouped
+
+
+def _shape(
+    ro: dict[str, Any],
+    jobs: list[dict[str, Any]],
+    promises: list[dict[str, Any]],
+    photo_rows: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    photos = [photo_out(p) for p in photo_rows or []]
     customer = ro["customer"]
     vehicle = ro["vehicle"]
     return {
@@ -118,7 +148,7 @@ def _shape(ro: dict[str, Any], jobs: list[dict[str, Any]], promises: list[dict[s
         "concerns": json.loads(ro["concerns"]),
         "jobs": [job_out(j) for j in jobs],
         "promise_history": promises,
-        "photos": [],
+        "photos": photos,
         "created_at": ro["created_at"],
         "ready_at": ro["ready_at"],
         "delivered_at": ro["delivered_at"],
@@ -132,7 +162,8 @@ async def repair_order(ro_id: int) -> dict[str, Any] | None:
         return None
     jobs = await jobs_of([ro_id])
     promises = await _promises_of([ro_id])
-    return _shape(ro, jobs[ro_id], promises[ro_id])
+    photo_rows = await photos_of([ro_id])
+    return _shape(ro, jobs[ro_id], promises[ro_id], photo_rows[ro_id])
 
 
 async def open_repair_orders() -> list[dict[str, Any]]:
@@ -141,7 +172,8 @@ async def open_repair_orders() -> list[dict[str, Any]]:
     ids = [r["id"] for r in rows]
     jobs = await jobs_of(ids)
     promises = await _promises_of(ids)
-    return [_shape(r, jobs[r["id"]], promises[r["id"]]) for r in rows]
+    photo_rows = await photos_of(ids)
+    return [_shape(r, jobs[r["id"]], promises[r["id"]], photo_rows[r["id"]]) for r in rows]
 
 
 async def require_repair_order(ro_id: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from api import readmodels
+from api import readmodels, workshop
 from api.auth import token_hash
 from api.commands import now
 from api.tables import Customer, Event, RepairOrder, Vehicle
@@ -38,8 +38,11 @@ def first_name(full: str | None) -> str | None:
     return full.split()[0] if full else None
 
 
-async def view(ro: dict[str, Any]) -> dict[str, Any]:
-    """The status JSON: only what the status page shows. No phone, VIN, surnames or full plate."""
+async def view(ro: dict[str, Any], token: str) -> dict[str, Any]:
+    """The status JSON: only what the status page shows. No phone, VIN, surnames or full plate.
+
+    Photo URLs go through this same token, so they open nothing outside this repair order.
+    """
     vehicle = await Vehicle.select().where(Vehicle.id == ro["vehicle"]).first()
     customer = await Customer.select(Customer.language).where(Customer.id == ro["customer"]).first()
     assert vehicle is not None and customer is not None
@@ -77,7 +80,16 @@ async def view(ro: dict[str, Any]) -> dict[str, Any]:
             for p in full["promise_history"]
         ],
         "jobs": shown_jobs,
-        "photos": [],
+        "photos": [
+            {
+                "id": p["id"],
+                "kind": p["kind"],
+                "url": f"/s/{token}/photos/{p['id']}",
+                "thumb_url": f"/s/{token}/photos/{p['id']}/thumb",
+            }
+            for p in (await readmodels.photos_of([ro["id"]]))[ro["id"]]
+            if p["kind"] in workshop.CUSTOMER_PHOTO_KINDS
+        ],
         "language": customer["language"],
         "delivered_at": ro["delivered_at"],
         "seq": int(last["seq"]) if last else 0,

@@ -210,3 +210,40 @@ class Survey(Table):
     score = Integer(help_text="1 = very unsatisfied … 10 = very satisfied")
     comment = Text(default="")
     submitted_at = Timestamptz()
+
+
+class Photo(Table):
+    """A stored photo: walk-around damage, a technician's finding, or QC evidence.
+
+    `display` and `thumb` are names in the photo store (content hashes), never client file names.
+    """
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    repair_order = ForeignKey(references=RepairOrder, null=False, index=True)
+    job = ForeignKey(references=Job, null=True, default=None)
+    kind = Varchar(length=16, help_text="walkaround | finding | qc")
+    note = Varchar(length=500, default="")
+    panel = Varchar(length=40, default="", help_text="Where on the car (damage-map mark id or panel)")
+    display = Varchar(length=80)
+    thumb = Varchar(length=80)
+    width = Integer()
+    height = Integer()
+    taken_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+    created_at = Timestamptz()
+
+
+class Walkaround(Table):
+    """The check-in walk-around: damage marks on the vehicle outline, and the customer's signature."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    repair_order = ForeignKey(references=RepairOrder, null=False, unique=True)
+    marks = Text(default="[]", help_text="JSON: [{id, view, x, y, type, note}]")
+    signature = Varchar(length=80, null=True, default=None, help_text="photo-store name of the signature")
+    signed_by = Varchar(length=120, default="", help_text="The customer's name as they wrote it")
+    signed_at = Timestamptz(null=True, default=None)
+    updated_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+    updated_at = Timestamptz()

@@ -344,3 +344,23 @@ def check_pin(pin: str) -> None:
         raise Invalid("This PIN is too easy to guess: choose one without repeats, runs or dates.")
     if len(pin) % 2 == 0 and pin[: len(pin) // 2] == pin[len(pin) // 2 :] and len(pin) >= 6:
         raise Invalid("This PIN is too easy to guess: choose one without repeats, runs or dates.")
+
+
+# ---------- walk-around and photos ----------
+
+PHOTO_KINDS = ("walkaround", "finding", "qc")
+CUSTOMER_PHOTO_KINDS = ("walkaround", "finding")  # QC evidence is internal
+DAMAGE_TYPES = ("scratch", "dent", "chip", "crack", "other")
+VEHICLE_VIEWS = ("top", "left", "right", "front", "rear")
+
+
+def check_photo_kind(kind: str) -> str:
+    if kind not in PHOTO_KINDS:
+        raise Invalid(f"kind must be one of: {', '.join(PHOTO_KINDS)}.")
+    return kind
+
+
+def check_walkaround_open(signed_at: datetime | None) -> None:
+    """What the customer signed is the record: after the signature the damage map is closed."""
+    if signed_at is not None:
+        raise Conflict("The customer has already signed this walk-around; it can no longer be changed.")

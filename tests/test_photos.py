@@ -159,15 +159,21 @@ def bad_corpus() -> list[tuple[str, bytes, set[int]]]:
         "avif.jpg": b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1",
     }
     corpus += [(name, body, {415}) for name, body in texts.items()]
-    corpus += [(f"{fmt.lower()}.jpg", other_format(fmt), {415}) for fmt in ("GIF", "TIFF", "BMP", "ICO", "PPM")]
-    corpus += [(f"random-{i}", bytes((i * 37 + k * 11) % 256 for k in range(64 + i)), {415}) for i in range(20)]
+    corpus += [
+        (f"{fmt.lower()}.jpg", other_format(fmt), {415}) for fmt in ("GIF", "TIFF", "BMP", "ICO", "PPM")
+    ]
+    corpus += [
+        (f"random-{i}", bytes((i * 37 + k * 11) % 256 for k in range(64 + i)), {415}) for i in range(20)
+    ]
     corpus.append(("bomb-90MP.png", png_bomb(9500, 9500), {422}))
     corpus.append(("bomb-196MP.png", png_bomb(14000, 14000), {422}))
     corpus.append(("bomb-2Gpx.png", png_bomb(50000, 50000), {422}))
     corpus.append(("eleven-MB", good + b"\0" * 11_000_000, {413}))
     # A JPEG header claiming 65 000 × 65 000 (SOF patched): refused from the header.
     sof = good.find(b"\xff\xc0")
-    corpus.append(("huge-sof.jpg", good[: sof + 5] + struct.pack(">HH", 65000, 65000) + good[sof + 9 :], {422}))
+    corpus.append(
+        ("huge-sof.jpg", good[: sof + 5] + struct.pack(">HH", 65000, 65000) + good[sof + 9 :], {422})
+    )
     return corpus
 
 

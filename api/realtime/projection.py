@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from api.workshop import CUSTOMER_PHOTO_KINDS
+
 # Event types a customer sees, and for each the data fields that may leave the building.
 CUSTOMER_FIELDS: dict[str, tuple[str, ...]] = {
     "stage.changed": ("from", "to"),
@@ -17,7 +19,7 @@ CUSTOMER_FIELDS: dict[str, tuple[str, ...]] = {
     "job.updated": ("job",),
     "approval.requested": ("job_id", "title", "price"),
     "approval.decided": ("job_id", "decision"),
-    "photo.added": ("id", "url", "thumb_url", "kind"),
+    "photo.added": ("id", "kind"),  # staff URLs need a session: the page fetches its own
     "survey.submitted": ("score",),
 }
 CUSTOMER_JOB_FIELDS = ("id", "title", "state", "approval", "price", "needs_approval")
@@ -36,6 +38,8 @@ def message(row: dict[str, Any], customer: bool) -> dict[str, Any] | None:
     if customer:
         if row["type"] not in CUSTOMER_FIELDS:
             return None
+        if row["type"] == "photo.added" and data.get("kind") not in CUSTOMER_PHOTO_KINDS:
+            return None  # QC evidence stays internal
         data = _customer_data(row["type"], data)
     at = row["at"]
     return {

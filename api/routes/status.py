@@ -10,13 +10,14 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody
-from litestar.response import Redirect
+from litestar.response import File, Redirect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import readmodels, shop, statuslink, statuspage, workshop
 from api.commands import NewEvent, Outcome, now
 from api.realtime import projection
 from api.routes.base import run
+from api.routes.photos import customer_photo
 from api.tables import Job, Survey
 
 # Guessing links is pointless (256 bits), but a client hammering them is still turned away.
@@ -44,8 +45,8 @@ async def _ro(token: str) -> dict[str, Any]:
     return ro
 
 
-async def _view(ro: dict[str, Any]) -> dict[str, Any]:
-    view = await statuslink.view(ro)
+async def _view(ro: dict[str, Any], token: str) -> dict[str, Any]:
+    view = await statuslink.view(ro, token)
     survey = await Survey.select(Survey.score, Survey.comment).where(Survey.repair_order == ro["id"]).first()
     view["survey"] = survey
     return view
@@ -132,7 +133,7 @@ async def render_page(request: Request, token: str) -> Response[str]:
     ro = await statuslink.resolve(token)
     if ro is None:
         return _gone(request)
-    view = await _view(ro)
+    view = await _view(ro, token)
     current = await shop.current()
     html = statuspage.render(
         view,
@@ -195,7 +196,7 @@ class StatusController(Controller):
         ro = await statuslink.resolve(token)
         if ro is None:
             return _gone(request)
-        view = await _view(ro)
+        view = await _view(ro, token)
         body = statuspage.manifest(view, token, _lang(request, view["language"]))
         return Response(body, media_type="application/manifest+json")
 
@@ -207,10 +208,18 @@ class StatusController(Controller):
     async def survey_form(self, request: Request, token: FromPath[str]) -> Response[Any]:
         return await _form_answer(request, token, "survey")
 
+    @get("/s/{token:str}/photos/{photo_id:int}", include_in_schema=False)
+    async def photo(self, token: FromPath[str], photo_id: FromPath[int]) -> File:
+        return await customer_photo(token, photo_id, thumb=False)
+
+    @get("/s/{token:str}/photos/{photo_id:int}/thumb", include_in_schema=False)
+    async def photo_thumb(self, token: FromPath[str], photo_id: FromPath[int]) -> File:
+        return await customer_photo(token, photo_id, thumb=True)
+
     @get("/api/status/{token:str}")
     async def status(self, token: FromPath[str]) -> dict[str, Any]:
         """What the customer's page shows: stage, promise and its history, jobs, photos, last seq."""
-        return await _view(await _ro(token))
+        return await _view(await _ro(token), token)
 
     @post("/api/status/{token:str}/approvals", status_code=200)
     async def approval(

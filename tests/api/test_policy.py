@@ -18,6 +18,9 @@ REQUESTS: dict[str, tuple[str, str]] = {
     "ro.promise": ("POST", "/api/repair-orders/999999/promise"),
     "ro.ready": ("POST", "/api/repair-orders/999999/ready"),
     "ro.deliver": ("POST", "/api/repair-orders/999999/deliver"),
+    "photo.add": ("POST", "/api/repair-orders/999999/photos"),
+    "photo.read": ("GET", "/api/photos/999999"),
+    "walkaround.edit": ("PUT", "/api/repair-orders/999999/walkaround"),
     "staff.list": ("GET", "/api/staff"),
     "staff.create": ("POST", "/api/staff"),
     "staff.unlock": ("POST", "/api/staff/999999/unlock"),
@@ -41,7 +44,7 @@ async def test_role_matrix(app: Any, clean: None) -> None:
         c, _ = await signed_in(app, role)
         async with contextlib.aclosing(c):
             for op, (method, path) in REQUESTS.items():
-                r = await c.request(method, path, json={} if method == "POST" else None)
+                r = await c.request(method, path, json={} if method in ("POST", "PUT") else None)
                 allowed = role in POLICY[op]
                 assert (r.status_code != 403) == allowed, (role, op, r.status_code, r.text)
                 if not allowed:
@@ -54,5 +57,5 @@ async def test_anonymous_gets_401_everywhere(app: Any, clean: None) -> None:
     await make_staff("manager")
     async with client(app) as c:
         for method, path in REQUESTS.values():
-            r = await c.request(method, path, json={} if method == "POST" else None)
+            r = await c.request(method, path, json={} if method in ("POST", "PUT") else None)
             assert r.status_code == 401, (path, r.status_code)
