@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v3';
+const VERSION = 'bayline-shell-v4';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -16,11 +16,14 @@ const SHELL = [
   '/web/js/i18n.js',
   '/web/js/live.js',
   '/web/js/new-ro.js',
+  '/web/js/photo-queue.js',
   '/web/js/promise.js',
   '/web/js/setup.js',
   '/web/js/signin.js',
   '/web/js/time.js',
   '/web/js/today.js',
+  '/web/js/vehicle.js',
+  '/web/js/walkaround.js',
   '/web/icons/icon.svg',
   '/web/icons/icon-maskable.svg',
 ];

@@ -80,7 +80,8 @@ export async function api(path, { method = 'GET', body, idempotencyKey, signal }
   const key = unsafe ? idempotencyKey || newIdempotencyKey() : null;
   const send = () => {
     const headers = { Accept: 'application/json', 'Accept-Language': getLang() };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const isForm = typeof FormData !== 'undefined' && body instanceof FormData; // multipart: the browser sets the boundary
+    if (body !== undefined && !isForm) headers['Content-Type'] = 'application/json';
     if (unsafe) {
       const csrf = readCookie('csrftoken');
       if (csrf) headers['x-csrftoken'] = csrf;
@@ -89,7 +90,7 @@ export async function api(path, { method = 'GET', body, idempotencyKey, signal }
     return fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : isForm ? body : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
       signal,
@@ -139,3 +140,4 @@ export async function api(path, { method = 'GET', body, idempotencyKey, signal }
 
 export const get = (path, opts) => api(path, { ...opts, method: 'GET' });
 export const post = (path, body, opts) => api(path, { ...opts, method: 'POST', body });
+export const put = (path, body, opts) => api(path, { ...opts, method: 'PUT', body });

@@ -6,6 +6,7 @@ import * as setupScreen from './setup.js';
 import * as signinScreen from './signin.js';
 import * as todayScreen from './today.js';
 import * as newRoScreen from './new-ro.js';
+import * as walkaroundScreen from './walkaround.js';
 import { startLive, stopLive } from './live.js';
 
 // A bay tablet is shared: after this long without a touch or key press, whoever was signed in is
@@ -17,6 +18,7 @@ const routes = {
   '#/signin': { screen: signinScreen, auth: false },
   '#/today': { screen: todayScreen, auth: true },
   '#/new': { screen: newRoScreen, auth: true },
+  '#/walkaround': { screen: walkaroundScreen, auth: true, param: true },
 };
 
 const state = {
@@ -70,19 +72,30 @@ const ctx = {
 
 // ---------- router ----------
 
+// "#/walkaround/12" → route "#/walkaround" with param "12".
+function parseHash(raw) {
+  const m = /^(#\/[a-z-]+)(?:\/([A-Za-z0-9-]+))?$/.exec(raw || '');
+  return m && routes[m[1]] ? { base: m[1], param: m[2] ?? null } : null;
+}
+
 function route() {
   let hash = location.hash || '#/today';
-  if (!routes[hash]) hash = '#/today';
+  const parsed = parseHash(hash);
+  let param = parsed?.param ?? null;
+  hash = parsed ? parsed.base : '#/today';
+  if (routes[hash].param && !param) hash = '#/today';
   if (state.setup?.needed && hash !== '#/setup') hash = '#/setup';
   else if (!state.setup?.needed && hash === '#/setup') hash = state.user ? '#/today' : '#/signin';
   else if (routes[hash].auth && !state.user) hash = '#/signin';
-  if (location.hash !== hash) history.replaceState(null, '', hash);
+  if (hash !== parsed?.base) param = null;
+  const full = param ? `${hash}/${param}` : hash;
+  if (location.hash !== full) history.replaceState(null, '', full);
 
   if (typeof cleanup === 'function') cleanup();
   cleanup = null;
   clear(view);
   document.body.dataset.route = hash.slice(2);
-  cleanup = routes[hash].screen.render(view, ctx);
+  cleanup = routes[hash].screen.render(view, ctx, param);
   view.focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }

@@ -100,7 +100,8 @@ export function render(root, ctx) {
       return;
     }
     const canPromise = PROMISE_ROLES.has(ctx.state.user?.role);
-    for (const ro of shown) list.append(card(ro, now, canPromise ? openPromise : null));
+    const walk = (ro) => ctx.go(`#/walkaround/${ro.id}`);
+    for (const ro of shown) list.append(card(ro, now, canPromise ? openPromise : null, canPromise ? walk : null));
   }
 
   function upsert(ro) {
@@ -184,7 +185,7 @@ function matches(ro, q) {
   return [ro.vehicle?.plate, ro.customer?.name, ro.number, ro.vehicle?.vin].some((v) => normalise(v).includes(q));
 }
 
-function card(ro, now, onPromise) {
+function card(ro, now, onPromise, onWalk) {
   const v = ro.vehicle || {};
   const jobs = (ro.jobs || []).filter((j) => !OUT_OF_SCOPE.has(j.state) && j.approval !== 'declined');
   const done = jobs.filter((j) => DONE_STATES.has(j.state)).length;
@@ -240,6 +241,9 @@ function card(ro, now, onPromise) {
       'div',
       { class: 'ro-actions' },
       copy,
+      onWalk
+        ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'walkaround-button', t: 'board.walkaround', onclick: () => onWalk(ro) })
+        : null,
       onPromise
         ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'change-promise', t: 'board.changePromise', onclick: () => onPromise(ro) })
         : null,

@@ -1,0 +1,106 @@
+"""The walk-around on a tablet, in real Chromium: mark a dent, photograph it, the customer signs,
+and the customer's status page shows the photo."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ADVISOR, LiveServer
+from tests.browser.test_live import PHONE, _post
+from tests.browser.ui import sign_in, tomorrow_at, valid_vin
+
+
+def camera_jpeg() -> bytes:
+    """A 3000×2000 'camera' photo: big enough that the tablet has to downscale it before upload."""
+    img = Image.new("RGB", (3000, 2000), (90, 110, 130))
+    img.paste((200, 40, 40), (0, 0, 1000, 700))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_mark_a_dent_photograph_it_sign_and_the_customer_sees_it(
+    live_server: LiveServer, new_tablet: Any, shots: Path
+) -> None:
+    tablet = new_tablet(locale="en-US")
+    page = tablet.new_page()
+    page.goto(live_server.url + "/")
+    sign_in(page, ADVISOR)
+    ro = _post(
+        tablet,
+        page,
+        f"{live_server.url}/api/repair-orders",
+        {
+            "customer": {"name": "刘强", "phone": "13700001111", "language": "zh-CN"},
+            "vehicle": {"plate": "沪C24680", "vin": valid_vin(), "make": "Honda", "model": "Accord"},
+            "mileage": 30500,
+            "concerns": ["左后门有凹陷"],
+            "promised_at": tomorrow_at(15).isoformat(),
+            "jobs": [{"title": "Body check", "estimated_hours": 0.5}],
+        },
+    )
+    card = page.locator(f'[data-testid="ro-card"][data-number="{ro["number"]}"]')
+    card.get_by_test_id("walkaround-button").tap()
+    expect(page.get_by_test_id("walkaround")).to_be_visible()
+
+    # Tap the left side of the outline, near the rear door: a mark appears; call it a dent.
+    left = page.get_by_test_id("car-left")
+    box = left.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.55)
+    mark = page.get_by_test_id("mark-item")
+    expect(mark).to_have_count(1)
+    mark.get_by_test_id("type-dent").tap()
+    expect(mark).to_have_attribute("data-type", "dent")
+
+    # Attach a photo through the file chooser; progress shows, then the server's thumbnail.
+    uploads: list[int] = []
+    page.on(
+        "request",
+        lambda r: uploads.append(len(r.post_data_buffer or b"")) if r.url.endswith("/photos") else None,
+    )
+    with page.expect_file_chooser() as chooser:
+        mark.get_by_test_id("photo-add").tap()
+    chooser.value.set_files(
+        files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}]
+    )
+    expect(mark.get_by_test_id("photo-thumb")).to_have_count(1, timeout=20_000)
+    expect(mark.get_by_test_id("photo-pending")).to_have_count(0)
+    assert uploads and uploads[0] < len(camera_jpeg())  # downscaled on the tablet before upload
+
+    # Fuel, then the customer signs on the pad.
+    page.locator('[data-testid="walk-fuel"][data-eighths="5"]').tap()
+    pad = page.get_by_test_id("sign-pad")
+    pad.scroll_into_view_if_needed()
+    pbox = pad.bounding_box()
+    assert pbox is not None
+    page.mouse.move(pbox["x"] + 30, pbox["y"] + pbox["height"] * 0.6)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(pbox["x"] + 30 + step * 25, pbox["y"] + pbox["height"] * (0.6 - 0.04 * (step % 3)))
+    page.mouse.up()
+    expect(page.get_by_test_id("sign-name")).to_have_value("刘强")
+    page.get_by_test_id("sign-button").tap()
+    expect(page.get_by_test_id("signed-by")).to_contain_text("刘强")
+    expect(page.get_by_test_id("signature-image")).to_be_visible()
+    expect(mark.get_by_test_id("mark-remove")).to_have_count(0)  # signed: no more edits
+    page.screenshot(path=str(shots / "walkaround-signed.png"), full_page=True)
+
+    walk = page.request.get(f"{live_server.url}/api/repair-orders/{ro['id']}/walkaround").json()
+    assert [m["type"] for m in walk["marks"]] == ["dent"] and walk["signed_by"] == "刘强"
+    assert len(walk["photos"]) == 1 and walk["photos"][0]["panel"] == walk["marks"][0]["id"]
+
+    # The customer's page shows the walk-around photo (lazy thumbnail linking to the large one).
+    phone = new_tablet(locale="zh-CN", **PHONE).new_page()
+    phone.goto(live_server.url + ro["status_url"])
+    thumb = phone.locator(".photos img")
+    expect(thumb).to_have_count(1)
+    expect(thumb).to_have_attribute("loading", "lazy")
+    thumb.scroll_into_view_if_needed()
+    expect(thumb).to_have_js_property("complete", True)
+    assert phone.evaluate("document.querySelector('.photos img').naturalWidth") == 320
