@@ -53,6 +53,7 @@ lint: $(VENV)/.test-deps
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.test-deps
+	@$(PY) -m pip install -q pyvips pyvips-binary >/dev/null 2>&1 || echo "pyvips not installable here: bench_photos skips that comparison"
 	@ls tests/bench/*.py >/dev/null 2>&1 && for f in tests/bench/bench_*.py; do $(PY) $$f || exit 1; done || echo "no benchmarks yet"
 
 clean:

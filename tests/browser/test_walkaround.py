@@ -104,3 +104,49 @@ def test_mark_a_dent_photograph_it_sign_and_the_customer_sees_it(
     thumb.scroll_into_view_if_needed()
     expect(thumb).to_have_js_property("complete", True)
     assert phone.evaluate("document.querySelector('.photos img').naturalWidth") == 320
+
+
+def test_photo_that_could_not_upload_survives_a_reload(live_server: LiveServer, new_tablet: Any) -> None:
+    """Wi-Fi dead zone: the upload fails, the photo waits in IndexedDB; after a reload it goes up once."""
+    tablet = new_tablet(locale="zh-CN")
+    page = tablet.new_page()
+    page.goto(live_server.url + "/")
+    sign_in(page, ADVISOR)
+    ro = _post(
+        tablet,
+        page,
+        f"{live_server.url}/api/repair-orders",
+        {
+            "customer": {"name": "周敏", "phone": "13600002222"},
+            "vehicle": {"plate": "沪D13579", "vin": valid_vin(), "make": "BYD", "model": "Han"},
+            "mileage": 12000,
+            "concerns": ["前保险杠刮擦"],
+            "promised_at": tomorrow_at(17).isoformat(),
+            "jobs": [{"title": "Bumper check", "estimated_hours": 0.5}],
+        },
+    )
+    page.goto(f"{live_server.url}/#/walkaround/{ro['id']}")
+    front = page.get_by_test_id("car-front")
+    front.scroll_into_view_if_needed()  # below the fold on a landscape tablet
+    box = front.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.7)
+    mark = page.get_by_test_id("mark-item")
+    mark.get_by_test_id("type-scratch").tap()
+    expect(mark).to_have_attribute("data-type", "scratch")
+    page.wait_for_timeout(800)  # the mark is saved (debounced) before the network goes
+
+    page.route("**/photos", lambda route: route.abort("internetdisconnected"))
+    with page.expect_file_chooser() as chooser:
+        mark.get_by_test_id("photo-add").tap()
+    chooser.value.set_files(files=[{"name": "bumper.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}])
+    expect(mark.get_by_test_id("photo-pending")).to_have_count(1)
+    expect(mark.get_by_test_id("photo-pending").get_by_role("progressbar")).to_be_visible()
+    page.unroute("**/photos")
+
+    page.reload()
+    mark = page.get_by_test_id("mark-item")
+    expect(mark.get_by_test_id("photo-thumb")).to_have_count(1, timeout=20_000)
+    expect(mark.get_by_test_id("photo-pending")).to_have_count(0)
+    walk = page.request.get(f"{live_server.url}/api/repair-orders/{ro['id']}/walkaround").json()
+    assert len(walk["photos"]) == 1  # stored exactly once

@@ -8,6 +8,7 @@ import * as todayScreen from './today.js';
 import * as newRoScreen from './new-ro.js';
 import * as walkaroundScreen from './walkaround.js';
 import { startLive, stopLive } from './live.js';
+import { setPhotoUploader, flush as flushPhotos } from './photo-queue.js';
 
 // A bay tablet is shared: after this long without a touch or key press, whoever was signed in is
 // signed out so the next person cannot act under their name.
@@ -42,8 +43,10 @@ const ctx = {
   setUser(user) {
     state.user = user;
     lastActivity = Date.now();
-    if (user) startLive();
-    else stopLive();
+    if (user) {
+      startLive();
+      flushPhotos(); // photos this person took earlier (offline, or before a reload) go up now
+    } else stopLive();
     renderTopbar();
   },
   async signOut(reasonKey) {
@@ -240,6 +243,7 @@ onUnauthorized(() => {
   if (state.user) ctx.signOut('top.sessionExpired');
 });
 
+setPhotoUploader({ staff: () => state.user?.id ?? null });
 initLang();
 wireTopbar();
 renderTopbar();
