@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v4';
+const VERSION = 'bayline-shell-v5';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -11,6 +11,7 @@ const SHELL = [
   '/web/css/app.css',
   '/web/js/api.js',
   '/web/js/app.js',
+  '/web/js/camera.js',
   '/web/js/dom.js',
   '/web/js/forms.js',
   '/web/js/i18n.js',

@@ -40,6 +40,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A synthetic camera for the walk-around viewfinder (getUserMedia), allowed without a prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 SECRET = "browser-tests-secret-0123456789abcdefghi"  # 40 characters
 assert len(SECRET) == 40

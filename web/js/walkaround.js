@@ -5,6 +5,7 @@ import { get, put, post, newIdempotencyKey } from './api.js';
 import { h, clear, setText, toast, timeEl } from './dom.js';
 import { showError } from './forms.js';
 import { vehicleView, drawMarks } from './vehicle.js';
+import { hasLiveCamera, openCamera } from './camera.js';
 import { downscale, enqueuePhoto, pendingPhotos, onPhotoQueue, discardPhoto, setPhotoUploader, flush } from './photo-queue.js';
 
 const TYPES = ['scratch', 'dent', 'chip', 'crack', 'other'];
@@ -117,16 +118,18 @@ export function render(root, ctx, param) {
     }
   }
 
+  async function queuePhoto(mark, source) {
+    const blob = await downscale(source);
+    const entry = await enqueuePhoto({ roId, panel: mark.id, kind: 'walkaround', blob, staffId: me });
+    previews.set(entry.key, URL.createObjectURL(blob));
+    queued.push(entry);
+    paint();
+  }
+
   async function takePhoto(mark, input) {
     const files = [...(input.files || [])];
     input.value = '';
-    for (const file of files) {
-      const blob = await downscale(file);
-      const entry = await enqueuePhoto({ roId, panel: mark.id, kind: 'walkaround', blob, staffId: me });
-      previews.set(entry.key, URL.createObjectURL(blob));
-      queued.push(entry);
-    }
-    paint();
+    for (const file of files) await queuePhoto(mark, file);
   }
 
   function photoTiles(mark) {
@@ -192,6 +195,18 @@ export function render(root, ctx, param) {
             locked() || !mark.type
               ? null
               : h('label', { class: 'btn btn-ghost photo-add', 'data-testid': 'photo-add' }, camera, h('span', { t: 'walk.addPhoto' })),
+            locked() || !mark.type || !hasLiveCamera()
+              ? null
+              : h('button', {
+                  type: 'button',
+                  class: 'btn btn-ghost photo-add',
+                  t: 'camera.open',
+                  'data-testid': 'camera-open',
+                  onclick: (ev) => {
+                    ev.stopPropagation();
+                    openCamera((blob) => queuePhoto(mark, blob));
+                  },
+                }),
           ),
         ),
       );
