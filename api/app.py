@@ -24,6 +24,7 @@ from api.realtime import hub as realtime_hub
 from api.routes import web
 from api.routes.auth import AuthController
 from api.routes.health import health
+from api.routes.jobs import JobController
 from api.routes.photos import PhotoController
 from api.routes.repair_orders import RepairOrderController
 from api.routes.setup import SetupController
@@ -119,6 +120,7 @@ def create_app(**overrides: Any) -> Litestar:
             RepairOrderController,
             StatusController,
             PhotoController,
+            JobController,
             WalkaroundController,
             streams.shop_stream,
             streams.status_stream,
