@@ -176,6 +176,12 @@ async def open_repair_orders() -> list[dict[str, Any]]:
     return [_shape(r, jobs[r["id"]], promises[r["id"]], photo_rows[r["id"]]) for r in rows]
 
 
+async def current_stage(ro_id: int) -> workshop.Stage:
+    """The repair order's stage as its jobs stand now (NotFound when it does not exist)."""
+    ro = await require_repair_order(ro_id)
+    return stage_of(ro, (await jobs_of([ro_id]))[ro_id])
+
+
 async def require_repair_order(ro_id: int) -> dict[str, Any]:
     """The raw row plus its jobs, or NotFound (for commands)."""
     ro = await RepairOrder.select().where(RepairOrder.id == ro_id).first()

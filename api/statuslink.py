@@ -87,7 +87,7 @@ async def view(ro: dict[str, Any], token: str) -> dict[str, Any]:
                 "url": f"/s/{token}/photos/{p['id']}",
                 "thumb_url": f"/s/{token}/photos/{p['id']}/thumb",
             }
-            for p in (await readmodels.photos_of([ro["id"]]))[ro["id"]]
+            for p in full["photos"]
             if p["kind"] in workshop.CUSTOMER_PHOTO_KINDS
         ],
         "language": customer["language"],

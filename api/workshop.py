@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 
 class DomainError(Exception):
@@ -350,8 +351,9 @@ def check_pin(pin: str) -> None:
 
 PHOTO_KINDS = ("walkaround", "finding", "qc")
 CUSTOMER_PHOTO_KINDS = ("walkaround", "finding")  # QC evidence is internal
-DAMAGE_TYPES = ("scratch", "dent", "chip", "crack", "other")
-VEHICLE_VIEWS = ("top", "left", "right", "front", "rear")
+# The damage map's vocabulary (web/js/vehicle.js draws these views; marks store x, y in 0..1 of one).
+DamageType = Literal["scratch", "dent", "chip", "crack", "other"]
+VehicleView = Literal["top", "left", "right", "front", "rear"]
 
 
 def check_photo_kind(kind: str) -> str:

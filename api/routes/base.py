@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import ClientException
 
-from api import commands
+from api import commands, readmodels, workshop
 from api.auth import RECEIVED
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -27,6 +27,14 @@ def idempotency_key(request: Request, key: str | None = None) -> str | None:
     if not 1 <= len(key) <= 255 or not all(" " <= c <= "~" for c in key):
         raise ClientException("Idempotency-Key must be 1 to 255 printable characters.")
     return key
+
+
+async def stage_events(ro_id: int, before: workshop.Stage) -> list[commands.NewEvent]:
+    """A stage.changed event when the change just written moved the repair order's stage."""
+    after = await readmodels.current_stage(ro_id)
+    if after is before:
+        return []
+    return [commands.NewEvent("stage.changed", ro_id, {"from": before.value, "to": after.value})]
 
 
 async def run(

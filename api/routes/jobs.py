@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import readmodels, workshop
 from api.auth import StaffUser, current_user, requires
 from api.commands import NewEvent, Outcome, now
-from api.routes.base import run
+from api.routes.base import run, stage_events
 from api.tables import ClockEntry, Job, QcRecord, Staff
 
 # A device clock further off than this is kept but flagged: payroll must not trust it blindly.
@@ -56,12 +56,7 @@ async def _job(job_id: int) -> dict[str, Any]:
 
 
 def _facts(row: dict[str, Any]) -> workshop.JobFacts:
-    return workshop.JobFacts(
-        id=row["id"],
-        title=row["title"],
-        state=workshop.JobState(row["state"]),
-        technician_id=row["technician"],
-    )
+    return readmodels.job_facts([row])[0]
 
 
 async def _open_entry(technician_id: int) -> dict[str, Any] | None:
@@ -74,19 +69,9 @@ async def _open_entry(technician_id: int) -> dict[str, Any] | None:
 
 async def _changed(job_id: int, ro_id: int, before: workshop.Stage) -> tuple[dict[str, Any], list[NewEvent]]:
     """The job as staff see it now, with job.updated (and stage.changed when the stage moved)."""
-    ro = await readmodels.require_repair_order(ro_id)
     rows = (await readmodels.jobs_of([ro_id]))[ro_id]
     shown = readmodels.job_out(next(r for r in rows if r["id"] == job_id))
-    events = [NewEvent("job.updated", ro_id, {"job": shown})]
-    after = readmodels.stage_of(ro, rows)
-    if after is not before:
-        events.append(NewEvent("stage.changed", ro_id, {"from": before.value, "to": after.value}))
-    return shown, events
-
-
-async def _stage(ro_id: int) -> workshop.Stage:
-    ro = await readmodels.require_repair_order(ro_id)
-    return readmodels.stage_of(ro, (await readmodels.jobs_of([ro_id]))[ro_id])
+    return shown, [NewEvent("job.updated", ro_id, {"job": shown}), *await stage_events(ro_id, before)]
 
 
 def _entry_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +116,7 @@ class JobController(Controller):
             tech = await Staff.select().where(Staff.id == data.technician_id).first()
             if tech is None or not tech["active"] or tech["role"] not in ("technician", "foreman"):
                 raise workshop.Invalid(f"Staff member {data.technician_id} is not an active technician.")
-            before = await _stage(job["repair_order"])
+            before = await readmodels.current_stage(job["repair_order"])
             state = workshop.assign(_facts(job))
             await Job.update({Job.technician: tech["id"], Job.state: state.value}).where(Job.id == job_id)
             shown, events = await _changed(job_id, job["repair_order"], before)
@@ -157,7 +142,7 @@ class JobController(Controller):
             job = await _job(job_id)
             open_entry = await _open_entry(user.id)
             open_job = _facts(await _job(open_entry["job"])) if open_entry else None
-            before = await _stage(job["repair_order"])
+            before = await readmodels.current_stage(job["repair_order"])
             state = workshop.clock_on(_facts(job), user.id, open_job)
             at = now()
             entry = ClockEntry(
@@ -192,7 +177,7 @@ class JobController(Controller):
         async def handler() -> Outcome:
             job = await _job(job_id)
             clocked = await ClockEntry.select(ClockEntry.technician).where(ClockEntry.job == job_id)
-            before = await _stage(job["repair_order"])
+            before = await readmodels.current_stage(job["repair_order"])
             passed, state = workshop.check_qc(
                 _facts(job), user.id, [c["technician"] for c in clocked], [i.result for i in data.items]
             )
@@ -231,7 +216,7 @@ async def _stop(user: StaffUser, job_id: int, data: ClockOffIn) -> Outcome:
     job = await _job(job_id)
     open_entry = await _open_entry(user.id)
     open_job = _facts(await _job(open_entry["job"])) if open_entry else None
-    before = await _stage(job["repair_order"])
+    before = await readmodels.current_stage(job["repair_order"])
     state = workshop.clock_off(_facts(job), data.reason, open_job)
     assert open_entry is not None  # clock_off refused otherwise
     await ClockEntry.update(

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from api import readmodels, shop, workshop
 from api.auth import current_user, new_status_link, requires
 from api.commands import NewEvent, Outcome, now
-from api.routes.base import run
+from api.routes.base import run, stage_events
 from api.schemas import JobCreate, PromiseIn, RepairOrderCreate, RepairOrderList, RepairOrderOut
 from api.tables import Customer, Job, PromiseChange, RepairOrder, Vehicle
 
@@ -31,22 +31,6 @@ async def _next_number() -> str:
     day = now().astimezone(ZoneInfo(await shop.timezone())).strftime("%y%m%d")
     taken = await RepairOrder.count().where(RepairOrder.number.like(f"{day}-%"))
     return f"{day}-{taken + 1:03d}"
-
-
-async def _stage_events(ro_id: FromPath[int], before: workshop.Stage) -> list[NewEvent]:
-    """A stage.changed event when the change just written moved the repair order's stage."""
-    ro = await RepairOrder.select().where(RepairOrder.id == ro_id).first()
-    assert ro is not None
-    jobs = (await readmodels.jobs_of([ro_id]))[ro_id]
-    after = readmodels.stage_of(ro, jobs)
-    if after is before:
-        return []
-    return [NewEvent("stage.changed", ro_id, {"from": before.value, "to": after.value})]
-
-
-async def _current_stage(ro: dict[str, Any]) -> workshop.Stage:
-    jobs = (await readmodels.jobs_of([ro["id"]]))[ro["id"]]
-    return readmodels.stage_of(ro, jobs)
 
 
 async def _job_row(ro_id: FromPath[int], job: Any, needs_approval: bool, at: Any) -> Job:
@@ -128,7 +112,7 @@ class RepairOrderController(Controller):
 
         async def handler() -> Outcome:
             ro = await readmodels.require_repair_order(ro_id)
-            before = await _current_stage(ro)
+            before = await readmodels.current_stage(ro_id)
             workshop.can_add_work(before)
             at = now()
             row = await _job_row(ro_id, data, data.needs_approval, at)
@@ -146,7 +130,7 @@ class RepairOrderController(Controller):
                         {"job_id": row.id, "title": row.title, "price": body["price"]},
                     )
                 )
-            events += await _stage_events(ro_id, before)
+            events += await stage_events(ro_id, before)
             return Outcome(201, body, events)
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
@@ -162,7 +146,7 @@ class RepairOrderController(Controller):
             ro = await readmodels.require_repair_order(ro_id)
             at = now()
             reason = workshop.change_promise(
-                ro["promised_at"], data.promised_at, data.reason, at, await _current_stage(ro)
+                ro["promised_at"], data.promised_at, data.reason, at, await readmodels.current_stage(ro_id)
             )
             await PromiseChange(
                 repair_order=ro_id,
@@ -197,7 +181,7 @@ class RepairOrderController(Controller):
             workshop.mark_ready(readmodels.job_facts(jobs), before)
             await RepairOrder.update({RepairOrder.ready_at: now()}).where(RepairOrder.id == ro_id)
             body = await readmodels.repair_order(ro_id)
-            return Outcome(200, _json(body), await _stage_events(ro_id, before))
+            return Outcome(200, _json(body), await stage_events(ro_id, before))
 
         return await run(request, handler, actor=f"staff:{user.id}")
 
@@ -207,12 +191,11 @@ class RepairOrderController(Controller):
         user = current_user(request)
 
         async def handler() -> Outcome:
-            ro = await readmodels.require_repair_order(ro_id)
-            before = await _current_stage(ro)
+            before = await readmodels.current_stage(ro_id)  # NotFound when there is no such order
             workshop.deliver(before)
             await RepairOrder.update({RepairOrder.delivered_at: now()}).where(RepairOrder.id == ro_id)
             body = await readmodels.repair_order(ro_id)
-            return Outcome(200, _json(body), await _stage_events(ro_id, before))
+            return Outcome(200, _json(body), await stage_events(ro_id, before))
 
         return await run(request, handler, actor=f"staff:{user.id}")
 

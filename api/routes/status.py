@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api import readmodels, shop, statuslink, statuspage, workshop
 from api.commands import NewEvent, Outcome, now
 from api.realtime import projection
-from api.routes.base import run
+from api.routes.base import run, stage_events
 from api.routes.photos import customer_photo
 from api.tables import Job, Survey
 
@@ -61,9 +61,7 @@ async def decide(request: Request, token: str, data: ApprovalIn, key: str | None
         job = await Job.select().where(Job.id == data.job_id).where(Job.repair_order == ro_id).first()
         if job is None:
             raise workshop.NotFound(f"This repair order has no job {data.job_id}.")
-        before_rows = (await readmodels.jobs_of([ro_id]))[ro_id]
-        current = await readmodels.require_repair_order(ro_id)
-        before = readmodels.stage_of(current, before_rows)
+        before = await readmodels.current_stage(ro_id)
         if before is workshop.Stage.DELIVERED:
             raise workshop.Conflict("The car was already delivered.")
         approval = workshop.Approval(job["approval"]) if job["approval"] else None
@@ -78,10 +76,8 @@ async def decide(request: Request, token: str, data: ApprovalIn, key: str | None
                 {"job_id": data.job_id, "decision": decided.value, "title": job["title"]},
             ),
             NewEvent("job.updated", ro_id, {"job": shown}),
+            *await stage_events(ro_id, before),
         ]
-        after = readmodels.stage_of(current, rows)
-        if after is not before:
-            events.append(NewEvent("stage.changed", ro_id, {"from": before.value, "to": after.value}))
         body = {"job": {k: shown.get(k) for k in projection.CUSTOMER_JOB_FIELDS}}
         return Outcome(200, body, events)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
@@ -23,10 +24,10 @@ from api.tables import RepairOrder, Walkaround
 class MarkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-    view: Literal["top", "left", "right", "front", "rear"]
+    view: workshop.VehicleView
     x: float = Field(ge=0, le=1, description="0 = left edge of the view, 1 = right edge")
     y: float = Field(ge=0, le=1, description="0 = top edge of the view, 1 = bottom edge")
-    type: Literal["scratch", "dent", "chip", "crack", "other"]
+    type: workshop.DamageType
     note: str = Field(default="", max_length=200)
 
 
@@ -145,7 +146,7 @@ class WalkaroundController(Controller):
             out = await walkaround_out(ro_id)
             return Outcome(201, out, [NewEvent("walkaround.signed", ro_id, {"signed_by": signed_by})])
 
-        payload = {"ro": ro_id, "signed_by": signed_by, "size": len(body)}
+        payload = {"ro": ro_id, "signed_by": signed_by, "sha256": hashlib.sha256(body).hexdigest()}
         return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
 
     @get("/signature", guards=[requires("ro.read")])

@@ -6,7 +6,7 @@ import { h, clear, setText, toast, timeEl } from './dom.js';
 import { showError } from './forms.js';
 import { vehicleView, drawMarks } from './vehicle.js';
 import { hasLiveCamera, openCamera } from './camera.js';
-import { downscale, enqueuePhoto, pendingPhotos, onPhotoQueue, discardPhoto, setPhotoUploader, flush } from './photo-queue.js';
+import { downscale, enqueuePhoto, pendingPhotos, onPhotoQueue, discardPhoto, flush } from './photo-queue.js';
 
 const TYPES = ['scratch', 'dent', 'chip', 'crack', 'other'];
 const VIEW_ORDER = ['left', 'top', 'right', 'front', 'rear'];
@@ -15,7 +15,6 @@ const SAVE_DELAY_MS = 500;
 export function render(root, ctx, param) {
   const roId = Number(param);
   const me = ctx.state.user?.id;
-  setPhotoUploader({ staff: () => ctx.state.user?.id ?? null });
   let ro = null;
   let walk = { marks: [], photos: [], signed_at: null };
   let marks = []; // [{id, view, x, y, type, note, number}]
