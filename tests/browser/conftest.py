@@ -59,6 +59,15 @@ TABLET: dict[str, Any] = {
     "timezone_id": "Asia/Shanghai",
 }
 
+# A cheap Android phone held upright: what a customer opens the status link on.
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "screen": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
 # Staff on the shared live server (PINs that check_pin accepts: not runs, repeats or common lists).
 MANAGER = {"username": "zhao.min", "name": "赵敏", "role": "manager", "pin": "5063"}
 ADVISOR = {"username": "li.na", "name": "李娜", "role": "advisor", "pin": "4826"}

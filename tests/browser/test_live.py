@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import expect
 
-from tests.browser.conftest import ADVISOR, LiveServer
-from tests.browser.ui import sign_in, tomorrow_at, valid_vin
-
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "screen": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-}
-
-
-def _post(context: BrowserContext, page: Page, url: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A staff API call with the tablet's own session, CSRF token and a fresh Idempotency-Key."""
-    csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")
-    response = page.request.post(
-        url, data=body, headers={"x-csrftoken": csrf, "Idempotency-Key": str(uuid.uuid4())}
-    )
-    assert response.ok, response.text()
-    result: dict[str, Any] = response.json()
-    return result
+from tests.browser.conftest import ADVISOR, PHONE, LiveServer
+from tests.browser.ui import sign_in, staff_post, tomorrow_at, write_up
 
 
 def test_phone_follows_promise_change_and_board_sees_approval(
@@ -40,21 +20,16 @@ def test_phone_follows_promise_change_and_board_sees_approval(
     sign_in(board, ADVISOR)
     expect(board.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
 
-    ro = _post(
-        tablet_ctx,
+    ro = write_up(
         board,
-        f"{live_server.url}/api/repair-orders",
-        {
-            "customer": {"name": "王芳", "phone": "13911112222", "language": "zh-CN"},
-            "vehicle": {"plate": "沪B67890", "vin": valid_vin(), "make": "Toyota", "model": "Camry"},
-            "mileage": 60100,
-            "concerns": ["刹车异响"],
-            "promised_at": tomorrow_at(16).isoformat(),
-            "jobs": [{"title": "Brake inspection", "estimated_hours": 1}],
-        },
+        live_server.url,
+        customer={"name": "王芳", "phone": "13911112222", "language": "zh-CN"},
+        vehicle={"plate": "沪B67890", "make": "Toyota", "model": "Camry"},
+        concern="刹车异响",
+        job="Brake inspection",
+        promised_hour=16,
     )
-    job = _post(
-        tablet_ctx,
+    job = staff_post(
         board,
         f"{live_server.url}/api/repair-orders/{ro['id']}/jobs",
         {"title": "Front brake pads", "estimated_hours": 1.2, "price": 680, "needs_approval": True},

@@ -10,9 +10,8 @@ from typing import Any
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADVISOR, LiveServer
-from tests.browser.test_live import PHONE, _post
-from tests.browser.ui import sign_in, tomorrow_at, valid_vin
+from tests.browser.conftest import ADVISOR, PHONE, LiveServer
+from tests.browser.ui import sign_in, write_up
 
 
 def camera_jpeg() -> bytes:
@@ -31,18 +30,14 @@ def test_mark_a_dent_photograph_it_sign_and_the_customer_sees_it(
     page = tablet.new_page()
     page.goto(live_server.url + "/")
     sign_in(page, ADVISOR)
-    ro = _post(
-        tablet,
+    ro = write_up(
         page,
-        f"{live_server.url}/api/repair-orders",
-        {
-            "customer": {"name": "刘强", "phone": "13700001111", "language": "zh-CN"},
-            "vehicle": {"plate": "沪C24680", "vin": valid_vin(), "make": "Honda", "model": "Accord"},
-            "mileage": 30500,
-            "concerns": ["左后门有凹陷"],
-            "promised_at": tomorrow_at(15).isoformat(),
-            "jobs": [{"title": "Body check", "estimated_hours": 0.5}],
-        },
+        live_server.url,
+        customer={"name": "刘强", "phone": "13700001111", "language": "zh-CN"},
+        vehicle={"plate": "沪C24680", "make": "Honda", "model": "Accord"},
+        concern="左后门有凹陷",
+        job="Body check",
+        promised_hour=15,
     )
     card = page.locator(f'[data-testid="ro-card"][data-number="{ro["number"]}"]')
     card.get_by_test_id("walkaround-button").tap()
@@ -60,9 +55,14 @@ def test_mark_a_dent_photograph_it_sign_and_the_customer_sees_it(
 
     # Attach a photo through the file chooser; progress shows, then the server's thumbnail.
     uploads: list[int] = []
+    # Bytes sent, from the request's Content-Length (Playwright exposes no Blob body for multipart).
     page.on(
-        "request",
-        lambda r: uploads.append(len(r.post_data_buffer or b"")) if r.url.endswith("/photos") else None,
+        "requestfinished",
+        lambda r: (
+            uploads.append(int(r.all_headers().get("content-length", 0)))
+            if r.url.endswith("/photos")
+            else None
+        ),
     )
     with page.expect_file_chooser() as chooser:
         mark.get_by_test_id("photo-add").tap()
@@ -71,7 +71,7 @@ def test_mark_a_dent_photograph_it_sign_and_the_customer_sees_it(
     )
     expect(mark.get_by_test_id("photo-thumb")).to_have_count(1, timeout=20_000)
     expect(mark.get_by_test_id("photo-pending")).to_have_count(0)
-    assert uploads and uploads[0] < len(camera_jpeg())  # downscaled on the tablet before upload
+    assert uploads and 0 < uploads[0] < len(camera_jpeg())  # downscaled on the tablet before upload
 
     # Fuel, then the customer signs on the pad.
     page.locator('[data-testid="walk-fuel"][data-eighths="5"]').tap()
@@ -112,18 +112,14 @@ def test_photo_that_could_not_upload_survives_a_reload(live_server: LiveServer, 
     page = tablet.new_page()
     page.goto(live_server.url + "/")
     sign_in(page, ADVISOR)
-    ro = _post(
-        tablet,
+    ro = write_up(
         page,
-        f"{live_server.url}/api/repair-orders",
-        {
-            "customer": {"name": "周敏", "phone": "13600002222"},
-            "vehicle": {"plate": "沪D13579", "vin": valid_vin(), "make": "BYD", "model": "Han"},
-            "mileage": 12000,
-            "concerns": ["前保险杠刮擦"],
-            "promised_at": tomorrow_at(17).isoformat(),
-            "jobs": [{"title": "Bumper check", "estimated_hours": 0.5}],
-        },
+        live_server.url,
+        customer={"name": "周敏", "phone": "13600002222"},
+        vehicle={"plate": "沪D13579", "make": "BYD", "model": "Han"},
+        concern="前保险杠刮擦",
+        job="Bumper check",
+        promised_hour=17,
     )
     page.goto(f"{live_server.url}/#/walkaround/{ro['id']}")
     front = page.get_by_test_id("car-front")
@@ -158,18 +154,14 @@ def test_live_viewfinder_takes_photos_for_a_mark(live_server: LiveServer, new_ta
     page = tablet.new_page()
     page.goto(live_server.url + "/")
     sign_in(page, ADVISOR)
-    ro = _post(
-        tablet,
+    ro = write_up(
         page,
-        f"{live_server.url}/api/repair-orders",
-        {
-            "customer": {"name": "Anna Lee", "phone": "13500003333", "language": "en"},
-            "vehicle": {"plate": "沪E11223", "vin": valid_vin(), "make": "Tesla", "model": "Model 3"},
-            "mileage": 8000,
-            "concerns": ["Chip in windscreen"],
-            "promised_at": tomorrow_at(12).isoformat(),
-            "jobs": [{"title": "Glass check", "estimated_hours": 0.5}],
-        },
+        live_server.url,
+        customer={"name": "Anna Lee", "phone": "13500003333", "language": "en"},
+        vehicle={"plate": "沪E11223", "make": "Tesla", "model": "Model 3"},
+        concern="Chip in windscreen",
+        job="Glass check",
+        promised_hour=12,
     )
     page.goto(f"{live_server.url}/#/walkaround/{ro['id']}")
     top = page.get_by_test_id("car-top")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -151,3 +152,36 @@ def open_repair_orders(page: Page, base_url: str) -> list[dict[str, Any]]:
     items = response.json()["items"]
     assert isinstance(items, list)
     return items
+
+
+def staff_post(page: Page, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A staff API call with the page's own session, CSRF token and a fresh Idempotency-Key."""
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.post(
+        url, data=body, headers={"x-csrftoken": csrf, "Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert response.ok, response.text()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def write_up(
+    page: Page,
+    base_url: str,
+    *,
+    customer: dict[str, str],
+    vehicle: dict[str, str],
+    concern: str,
+    job: str,
+    promised_hour: int,
+) -> dict[str, Any]:
+    """A repair order written up through the API with the signed-in advisor's session."""
+    body = {
+        "customer": customer,
+        "vehicle": {**vehicle, "vin": valid_vin()},
+        "mileage": 30000,
+        "concerns": [concern],
+        "promised_at": tomorrow_at(promised_hour).isoformat(),
+        "jobs": [{"title": job, "estimated_hours": 1}],
+    }
+    return staff_post(page, f"{base_url}/api/repair-orders", body)
