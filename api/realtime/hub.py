@@ -2,8 +2,10 @@
 
 Each connected socket is a Subscriber with a bounded backlog. The pump wakes on a hint (or every
 POLL_SECONDS as a safety net), reads events after the last seq it saw, and hands each subscriber
-the messages its stream may carry, serialised once per stream kind. A subscriber whose backlog
-overflows is marked slow; its handler closes it with 1013 and the client resumes by seq.
+the messages its stream may carry, serialised once per stream kind. Events committed in this
+process skip the read: the command hands its rows over right after COMMIT (committed_here).
+A subscriber whose backlog overflows is marked slow; its handler closes it with 1013 and the client
+resumes by seq.
 """
 
 from __future__ import annotations
