@@ -17,15 +17,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import Message, Receive, Scope, Send
 from piccolo.engine import engine_finder
 
-from api import __version__, commands, db, errors, settings
+from api import __version__, admin, autostop, commands, db, errors, settings
 from api.auth import SESSION_COOKIE, SessionMiddleware, _cookie
 from api.realtime import hints, streams
 from api.realtime import hub as realtime_hub
 from api.routes import web
+from api.routes.attendance import AttendanceController
 from api.routes.auth import AuthController
+from api.routes.clock_entries import ClockEntryController
+from api.routes.findings import FindingController
 from api.routes.health import health
 from api.routes.jobs import JobController
+from api.routes.me import my_jobs
 from api.routes.photos import PhotoController
+from api.routes.qc import default_template, qc_queue
 from api.routes.repair_orders import RepairOrderController
 from api.routes.setup import SetupController
 from api.routes.staff import StaffController
@@ -74,6 +79,10 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if path.startswith("/api/"):
+        # The tablet's outbox removes an action only on an answer that carries this: a proxy or a
+        # captive portal answering 200 (even with JSON) must never count as "the server has it".
+        headers["X-Bayline-Api"] = "1"
     if path.startswith(("/api/", "/s/")) and "cache-control" not in headers:
         headers["Cache-Control"] = "no-store"  # photos set their own (content-hash, private)
     if settings.get().secure_cookies:
@@ -88,6 +97,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await commands.forget_old_keys()
     hub = realtime_hub.get()
     await hub.start(hints.make_bus(settings.get().redis_url))
+    guard = autostop.start()
     # Fan-out to thousands of sockets keeps many small objects alive: a full GC pass in the middle
     # of an event was the p99 tail (research/performance-notes.md 2.3). Collect less often.
     gc.freeze()
@@ -95,6 +105,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await autostop.stop(guard)
         await hub.stop()
         realtime_hub.reset()
         await db.close(engine)
@@ -121,10 +132,17 @@ def create_app(**overrides: Any) -> Litestar:
             StatusController,
             PhotoController,
             JobController,
+            AttendanceController,
+            ClockEntryController,
+            FindingController,
+            my_jobs,
+            qc_queue,
+            default_template,
             WalkaroundController,
             streams.shop_stream,
             streams.status_stream,
             *web.ROUTES,
+            admin.admin,
         ],
         middleware=[
             SessionMiddleware,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -66,12 +68,28 @@ async def write_transaction(engine: Engine) -> AsyncIterator[None]:
     become visible in order (a sequence alone can commit 6 before 5).
     """
     if isinstance(engine, SQLiteEngine):
-        async with engine.transaction(transaction_type=TransactionType.immediate):
+        # Writers of this process queue here, in arrival order, before asking SQLite for its lock:
+        # SQLite's busy handler polls with growing sleeps, so under load a writer could lose the
+        # race for 30 s and fail with "database is locked" (tests/bench/bench_clock.py showed it).
+        async with _sqlite_writers(), engine.transaction(transaction_type=TransactionType.immediate):
             yield
     else:
         async with engine.transaction():
             await _advisory_lock(engine)
             yield
+
+
+_writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+_writer_locks = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writers() -> asyncio.Lock:
+    """The FIFO queue of this process's SQLite writers (one per event loop; asyncio.Lock is fair)."""
+    loop = asyncio.get_running_loop()
+    lock = _writer_locks.get(loop)
+    if lock is None:
+        lock = _writer_locks[loop] = asyncio.Lock()
+    return lock
 
 
 async def _advisory_lock(engine: Engine) -> None:

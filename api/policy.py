@@ -6,6 +6,7 @@ ROLES = ("advisor", "technician", "foreman", "manager")
 
 _OFFICE = frozenset({"advisor", "foreman", "manager"})
 _MANAGER = frozenset({"manager"})
+_FLOOR = frozenset({"technician", "foreman"})  # people who clock time on jobs
 
 POLICY: dict[str, frozenset[str]] = {
     "ro.create": _OFFICE,
@@ -16,8 +17,17 @@ POLICY: dict[str, frozenset[str]] = {
     "ro.ready": _OFFICE,
     "ro.deliver": _OFFICE,
     "job.assign": _OFFICE,
-    "job.clock": frozenset({"technician", "foreman"}),
+    "job.clock": _FLOOR,
     "job.qc": _OFFICE,
+    "qc.read": _OFFICE,
+    "me.jobs": _FLOOR,
+    "attendance.clock": _FLOOR,
+    "attendance.read": frozenset({"foreman", "manager"}),
+    "clock.confirm": _FLOOR,
+    # Technicians only their own auto-stopped, unconfirmed entries (checked in the route).
+    "clock.correct": frozenset({"technician", "foreman", "manager"}),
+    "finding.add": _FLOOR,
+    "finding.recommend": _OFFICE,
     "photo.add": frozenset({"advisor", "technician", "foreman", "manager"}),
     "photo.read": frozenset({"advisor", "technician", "foreman", "manager"}),
     "walkaround.edit": _OFFICE,

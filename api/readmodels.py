@@ -6,9 +6,9 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from api import workshop
+from api import clockstore, workshop
 from api.auth import status_token
-from api.tables import Job, Photo, PromiseChange, RepairOrder
+from api.tables import Finding, Job, Photo, PromiseChange, RepairOrder
 
 
 def _hours(minutes: int) -> float:
@@ -163,7 +163,31 @@ async def repair_order(ro_id: int) -> dict[str, Any] | None:
     jobs = await jobs_of([ro_id])
     promises = await _promises_of([ro_id])
     photo_rows = await photos_of([ro_id])
-    return _shape(ro, jobs[ro_id], promises[ro_id], photo_rows[ro_id])
+    shaped = _shape(ro, jobs[ro_id], promises[ro_id], photo_rows[ro_id])
+    shaped["findings"] = await _findings_of(ro_id, shaped["photos"])
+    return shaped
+
+
+async def _findings_of(ro_id: int, photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What technicians found, for the advisor to price (a finding's photos name it in `panel`)."""
+    rows = (
+        await Finding.select(*Finding.all_columns(), Finding.created_by.name)
+        .where(Finding.repair_order == ro_id)
+        .order_by(Finding.id)
+    )
+    return [
+        {
+            "id": r["id"],
+            "job_id": r["job"],
+            "text": r["text"],
+            "phrase": r["phrase"] or None,
+            "created_at": r["created_at"],
+            "created_by": {"id": r["created_by"], "name": r["created_by.name"]},
+            "recommended_job_id": r["recommended_job"],
+            "photos": [p for p in photos if p["panel"] == f"finding:{r['id']}"],
+        }
+        for r in rows
+    ]
 
 
 async def open_repair_orders() -> list[dict[str, Any]]:
@@ -188,3 +212,55 @@ async def require_repair_order(ro_id: int) -> dict[str, Any]:
     if ro is None:
         raise workshop.NotFound(f"Repair order {ro_id} does not exist.")
     return ro
+
+
+def floor_jobs_query():  # type: ignore[no-untyped-def]
+    """Jobs with what a floor screen shows of their repair order (technician name, vehicle, promise)."""
+    return Job.select(
+        *Job.all_columns(),
+        Job.technician.name,
+        Job.repair_order.number,
+        Job.repair_order.promised_at,
+        Job.repair_order.concerns,
+        *Job.repair_order.vehicle.all_columns(),  # type: ignore[union-attr]
+    )
+
+
+def floor_ro(row: dict[str, Any]) -> dict[str, Any]:
+    """The repair-order part of a floor_jobs_query row."""
+    return {
+        "id": row["repair_order"],
+        "number": row["repair_order.number"],
+        "promised_at": row["repair_order.promised_at"].isoformat(),
+        "concerns": json.loads(row["repair_order.concerns"]),
+        "vehicle": {k: row[f"repair_order.vehicle.{k}"] for k in ("plate", "make", "model", "color")},
+    }
+
+
+async def job_titles(job_ids: set[int]) -> dict[int, str]:
+    if not job_ids:
+        return {}
+    rows = await Job.select(Job.id, Job.title).where(Job.id.is_in(sorted(job_ids)))
+    return {r["id"]: r["title"] for r in rows}
+
+
+def entry_out(row: dict[str, Any], titles: dict[int, str] | None = None) -> dict[str, Any]:
+    """A clock entry as staff see it: corrected times win; the tablets' own times beside them."""
+    started, ended = clockstore.effective(row)
+    flags = clockstore.flags_of(row)
+    return {
+        "id": row["id"],
+        "job_id": row["job"],
+        "job_title": (titles or {}).get(row["job"]),
+        "technician_id": row["technician"],
+        "started_at": started.isoformat(),
+        "ended_at": ended.isoformat() if ended else None,
+        "reason": row["reason"],
+        "auto_stopped": bool(row["auto_stopped"]),
+        "flags": flags,
+        "clock_skew_flag": "clock_skew" in flags,
+        "confirmed_at": row["confirmed_at"].isoformat() if row["confirmed_at"] else None,
+        "corrected": bool(row["corrected"]),
+        "device_started_at": row["device_started_at"].isoformat() if row["device_started_at"] else None,
+        "device_ended_at": row["device_ended_at"].isoformat() if row["device_ended_at"] else None,
+    }

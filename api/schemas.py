@@ -171,6 +171,7 @@ class RepairOrderOut(BaseModel):
     jobs: list[JobOut]
     promise_history: list[PromiseOut]
     photos: list[dict[str, object]]
+    findings: list[dict[str, object]] = []  # technicians' findings, each with its photos
     created_at: datetime
     ready_at: datetime | None
     delivered_at: datetime | None

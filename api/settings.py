@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,8 @@ class Settings:
     allowed_origins: tuple[str, ...]
     secure_cookies: bool
     session_idle_minutes: int
+    # Runaway-timer guard: job clocks still running at this time of day (shop time) are stopped.
+    autostop_at: time = time(20, 0)
 
     @property
     def is_sqlite(self) -> bool:
@@ -114,6 +117,14 @@ def load() -> Settings:
         if not origin.startswith(("http://", "https://")):
             raise SettingsError(f"ALLOWED_ORIGINS: {origin!r} must start with http:// or https://")
 
+    raw_autostop = os.environ.get("AUTOSTOP_AT") or "20:00"
+    try:
+        autostop_at = time.fromisoformat(raw_autostop)
+    except ValueError:
+        raise SettingsError(
+            f"AUTOSTOP_AT: {raw_autostop!r} is not a time of day; use HH:MM in shop time, e.g. 20:00"
+        ) from None
+
     secure = (os.environ.get("SECURE_COOKIES") or "").lower()
     if secure not in ("", "0", "1", "true", "false"):
         raise SettingsError("SECURE_COOKIES: must be 1/true or 0/false")
@@ -128,6 +139,7 @@ def load() -> Settings:
         allowed_origins=origins,
         secure_cookies=secure in ("1", "true"),
         session_idle_minutes=_int("SESSION_IDLE_MINUTES", 12 * 60, 5, 7 * 24 * 60),
+        autostop_at=autostop_at,
     )
 
 

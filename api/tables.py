@@ -18,6 +18,7 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.columns.base import OnDelete
+from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 
@@ -161,6 +162,107 @@ class ClockEntry(Table):
     device_started_at = Timestamptz(null=True, default=None)
     device_ended_at = Timestamptz(null=True, default=None)
     auto_stopped = Boolean(default=False)
+    # Entries are derived from ClockEvent rows (api.clockbook.fold); the key of the start event
+    # names an entry across re-derivations, so confirmations and corrections stay attached.
+    on_key = Varchar(length=64, null=True, default=None)  # unique index in migration 0006
+    flags = Varchar(length=120, default="", help_text="Comma list: switched, late_stop, clock_skew, …")
+    confirmed_at = Timestamptz(null=True, default=None)
+    # A foreman's correction overrides the derived times without touching them (re-derivation
+    # keeps working on what the tablets said; reports use the corrected times).
+    corrected_started_at = Timestamptz(null=True, default=None)
+    corrected_ended_at = Timestamptz(null=True, default=None)
+    corrected = Boolean(default=False)
+
+
+class ClockEvent(Table):
+    """Every accepted clock tap (append-only). ClockEntry rows are folded from these."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    key = Varchar(length=64, unique=True, help_text="sha256 of the actor's Idempotency-Key, or a server id")
+    technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=True)
+    job = ForeignKey(references=Job, null=True, default=None)
+    kind = Varchar(length=10, help_text="on, off or stop_all")
+    at = Timestamptz(index=True, help_text="Effective time: the tap on the server's clock")
+    reason = Varchar(length=20, null=True, default=None)
+    device_at = Timestamptz(null=True, default=None)
+    device_sent_at = Timestamptz(null=True, default=None)
+    received_at = Timestamptz()
+    skewed = Boolean(default=False)
+    actor = Varchar(length=40, default="")
+
+
+class ClockCorrection(Table):
+    """Audit of confirmations and corrections of clock entries: who, why, before and after."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    entry_key = Varchar(length=64, index=True, help_text="ClockEntry.on_key")
+    kind = Varchar(length=10, help_text="confirm or correct")
+    by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
+    reason = Varchar(length=300, default="")
+    before = Text(default="{}", help_text="JSON {started_at, ended_at}")
+    after = Text(default="{}", help_text="JSON {started_at, ended_at}")
+    at = Timestamptz()
+
+
+class Attendance(Table):
+    """A technician's working day: clock-in to clock-out. Utilisation = job time ÷ this time."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    staff = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=True)
+    clock_in_at = Timestamptz()
+    clock_out_at = Timestamptz(null=True, default=None)
+    device_in_at = Timestamptz(null=True, default=None)
+    device_out_at = Timestamptz(null=True, default=None)
+    auto_closed = Boolean(default=False)
+
+
+class Finding(Table):
+    """Something a technician found on the car: becomes recommended work once an advisor prices it."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    job = ForeignKey(references=Job, null=False, index=True)
+    repair_order = ForeignKey(references=RepairOrder, null=False, index=True)
+    text = Varchar(length=500)
+    phrase = Varchar(length=40, default="", help_text="Key of the phrase-list entry it started from")
+    created_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
+    created_at = Timestamptz()
+    recommended_job = ForeignKey(references=Job, null=True, default=None)
+
+
+class QcTemplate(Table):
+    """A QC checklist: the default is seeded from PRODUCT.md's delivery checks; managers edit in /admin."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    name = Varchar(length=120)
+    is_default = Boolean(default=False)
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+    @classmethod
+    def get_readable(cls) -> Readable:
+        # /admin shows an item's template by name instead of its id.
+        return Readable(template="%s", columns=[cls.name])
+
+
+class QcTemplateItem(Table):
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    template = ForeignKey(references=QcTemplate, null=False, index=True)
+    position = Integer(default=0)
+    name_en = Varchar(length=120)
+    name_zh = Varchar(length=120)
+    active = Boolean(default=True)
 
 
 class QcRecord(Table):
@@ -185,6 +287,12 @@ class Event(Table):
     repair_order = Integer(null=True, default=None, index=True)
     actor = Varchar(length=40, default="", help_text="staff:<id>, customer, system")
     data = Text(default="{}")
+    # Where a tablet's action came from (the outbox sends these): its device, its per-device sequence
+    # and when the person did it; received_at is when the server got it (the audit's clock).
+    device_id = Varchar(length=64, null=True, default=None)
+    device_seq = Integer(null=True, default=None)
+    device_at = Timestamptz(null=True, default=None)
+    received_at = Timestamptz(null=True, default=None)
 
 
 class IdempotencyRecord(Table):
@@ -198,6 +306,12 @@ class IdempotencyRecord(Table):
     status_code = Integer()
     body = Text()
     created_at = Timestamptz(index=True)
+    # The ledger of accepted actions: who did it, and for a tablet's outbox which device, its
+    # sequence number and when the person acted, so "each action once, in order" can be checked.
+    actor = Varchar(length=64, null=True, default=None)
+    device_id = Varchar(length=64, null=True, default=None, index=True)  # "up to which tap" reads
+    device_seq = Integer(null=True, default=None)
+    device_at = Timestamptz(null=True, default=None)
 
 
 class Survey(Table):

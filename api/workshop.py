@@ -81,6 +81,14 @@ _NOT_WORK = {JobState.RECOMMENDED, JobState.DECLINED}
 _NOT_STARTED = {JobState.PENDING, JobState.ASSIGNED}
 _DONE_WORKING = {JobState.FINISHED, JobState.QC_PASSED}
 _WORKABLE = {JobState.ASSIGNED, JobState.PAUSED, JobState.REWORK}
+# States a late tap may find its job in: every state clock taps themselves lead to, plus assigned.
+_CLOCKABLE_LATE = {
+    JobState.ASSIGNED,
+    JobState.IN_PROGRESS,
+    JobState.PAUSED,
+    JobState.FINISHED,
+    JobState.REWORK,
+}
 _ASSIGNABLE = {JobState.PENDING, JobState.ASSIGNED, JobState.PAUSED, JobState.REWORK}
 
 
@@ -130,31 +138,57 @@ def assign(job: JobFacts) -> JobState:
     return JobState.ASSIGNED if job.state is JobState.PENDING else job.state
 
 
-def clock_on(job: JobFacts, technician_id: int, open_job: JobFacts | None) -> JobState:
-    """Start the clock: only the assigned technician, only on approved work, one clock at a time."""
+def clock_on(
+    job: JobFacts,
+    technician_id: int,
+    open_job: JobFacts | None,
+    *,
+    switch: bool = False,
+    late: bool = False,
+) -> JobState:
+    """Start the clock: only the assigned technician, only on approved work, one clock at a time.
+
+    With `switch` a clock running on another job is stopped at this start instead of refusing
+    (the tablet asks for it: the technician has moved on, perhaps tapping on another tablet).
+    A `late` tap carries the tablet's own time and may have waited offline: whether it is taken
+    must not depend on the taps that overtook it, so only what clock taps cannot change is checked
+    (assignment, approval, a passed QC); the fold (api.clockbook) orders it among the others.
+    """
     if job.state is JobState.RECOMMENDED:
         raise Conflict(f"“{job.title}” needs the customer's approval before work starts.")
     if job.state is JobState.DECLINED:
         raise Conflict(f"The customer declined “{job.title}”.")
     if job.technician_id != technician_id:
         raise Forbidden(f"“{job.title}” is not assigned to you.")
-    if open_job is not None:
-        if open_job.id == job.id:
-            raise Conflict(f"Your clock is already running on “{job.title}”.")
+    if open_job is not None and open_job.id != job.id and not switch:
         raise Conflict(
             f"Your clock is still running on “{open_job.title}”: clock off there first.",
             open_job_id=open_job.id,
         )
+    if late:
+        if job.state not in _CLOCKABLE_LATE:
+            raise Conflict(f"“{job.title}” is {job.state.value}: there is nothing to clock on.")
+        return JobState.IN_PROGRESS
+    if open_job is not None and open_job.id == job.id:
+        raise Conflict(f"Your clock is already running on “{job.title}”.")
     if job.state not in _WORKABLE:
         raise Conflict(f"“{job.title}” is {job.state.value}: there is nothing to clock on.")
     return JobState.IN_PROGRESS
 
 
-def clock_off(job: JobFacts, reason: str, open_job: JobFacts | None) -> JobState:
-    """Stop the clock. `finished` sends the job to QC; any other reason pauses it."""
+def clock_off(
+    job: JobFacts, reason: str, open_job: JobFacts | None, technician_id: int, *, late: bool = False
+) -> JobState:
+    """Stop the clock. `finished` sends the job to QC; any other reason pauses it.
+
+    A `late` stop (one with the tablet's own time, possibly queued offline) is taken even when
+    this job's clock is not running on the server yet: its start may still be on its way from
+    another tablet, and the fold (api.clockbook) puts them in time order.
+    """
     if reason not in CLOCK_OFF_REASONS:
         raise Invalid(f"reason must be one of: {', '.join(CLOCK_OFF_REASONS)}.")
-    if open_job is None or open_job.id != job.id:
+    running_here = open_job is not None and open_job.id == job.id
+    if not running_here and not (late and job.technician_id == technician_id):
         raise Conflict(f"You have no clock running on “{job.title}”.")
     return JobState.FINISHED if reason == "finished" else JobState.PAUSED
 

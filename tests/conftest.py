@@ -11,7 +11,9 @@ import re
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +22,11 @@ os.environ["DATA_DIR"] = str(_TMP)
 os.environ["BAYLINE_SECRET"] = "test-secret-not-for-production-0123456789"
 os.environ["PICCOLO_CONF"] = "piccolo_conf"
 os.environ.pop("REDIS_URL", None)
+# The runaway-timer guard sweeps every minute in every app a test starts. Its cutoff is put half a
+# day away from now, so a clock a test starts "three hours ago" is never stopped by the guard just
+# because the suite happens to run shortly after 20:00 shop time; tests of the guard use the cutoff.
+_SHOP = ZoneInfo(os.environ.get("SHOP_TIMEZONE") or "Asia/Shanghai")
+os.environ["AUTOSTOP_AT"] = (datetime.now(_SHOP) + timedelta(hours=12)).strftime("%H:%M")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 PG_DB_NAME = ""
@@ -75,7 +82,11 @@ TABLES_IN_DELETE_ORDER = [
     "idempotency_record",
     "event",
     "qc_record",
+    "clock_correction",
+    "clock_event",
     "clock_entry",
+    "attendance",
+    "finding",
     "promise_change",
     "job",
     "repair_order",
@@ -91,6 +102,11 @@ TABLES_IN_DELETE_ORDER = [
 @pytest.fixture
 async def clean(database: None) -> None:
     """Every test starts from an empty database."""
+    await wipe()
+
+
+async def wipe() -> None:
+    """Empty every table except the seeded QC checklist (for tests that start over in a loop)."""
     from piccolo.engine import engine_finder
 
     engine = engine_finder()

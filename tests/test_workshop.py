@@ -53,14 +53,22 @@ def test_clock_rules() -> None:
     with pytest.raises(w.Conflict, match="Oil change"):
         w.clock_on(job(JobState.ASSIGNED), 7, job(JobState.IN_PROGRESS, 2, title="Oil change"))
     assert w.clock_on(job(JobState.ASSIGNED), 7, None) is JobState.IN_PROGRESS
-    assert w.clock_off(job(JobState.IN_PROGRESS), "finished", job(JobState.IN_PROGRESS)) is JobState.FINISHED
-    assert (
-        w.clock_off(job(JobState.IN_PROGRESS), "waiting_parts", job(JobState.IN_PROGRESS)) is JobState.PAUSED
-    )
+    # With switch the running clock elsewhere is no obstacle; the same job twice still is.
+    other = job(JobState.IN_PROGRESS, 2, title="Oil change")
+    assert w.clock_on(job(JobState.ASSIGNED), 7, other, switch=True) is JobState.IN_PROGRESS
+    with pytest.raises(w.Conflict, match="already running"):
+        w.clock_on(job(JobState.IN_PROGRESS), 7, job(JobState.IN_PROGRESS), switch=True)
+    running = job(JobState.IN_PROGRESS)
+    assert w.clock_off(running, "finished", running, 7) is JobState.FINISHED
+    assert w.clock_off(running, "waiting_parts", running, 7) is JobState.PAUSED
     with pytest.raises(w.Conflict, match="no clock"):
-        w.clock_off(job(JobState.PAUSED), "finished", None)
+        w.clock_off(job(JobState.PAUSED), "finished", None, 7)
+    # A late stop (tablet time, maybe queued offline) is taken for the job's own technician only.
+    assert w.clock_off(job(JobState.PAUSED), "break", None, 7, late=True) is JobState.PAUSED
+    with pytest.raises(w.Conflict, match="no clock"):
+        w.clock_off(job(JobState.PAUSED), "break", None, 8, late=True)
     with pytest.raises(w.Invalid):
-        w.clock_off(job(JobState.IN_PROGRESS), "coffee", job(JobState.IN_PROGRESS))
+        w.clock_off(running, "coffee", running, 7)
 
 
 def test_qc_signer_is_never_a_technician_who_clocked_the_job() -> None:
@@ -228,7 +236,7 @@ class RepairOrderMachine(RuleBasedStateMachine):
         job_id = self.open.get(tech)
         if job_id is None:
             return
-        state = w.clock_off(self.jobs[job_id], reason, self.jobs[job_id])
+        state = w.clock_off(self.jobs[job_id], reason, self.jobs[job_id], tech)
         del self.open[tech]
         self._set(job_id, state)
 

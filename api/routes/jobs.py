@@ -10,14 +10,12 @@ from litestar import Controller, Request, Response, post
 from litestar.params import FromPath, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import readmodels, workshop
+from api import clockbook, clockstore, readmodels, workshop
 from api.auth import StaffUser, current_user, requires
 from api.commands import NewEvent, Outcome, now
-from api.routes.base import run, stage_events
+from api.routes import clockreply
+from api.routes.base import device_sent_at, run, stage_events
 from api.tables import ClockEntry, Job, QcRecord, Staff
-
-# A device clock further off than this is kept but flagged: payroll must not trust it blindly.
-SKEW_FLAG_SECONDS = 300
 
 
 class AssignIn(BaseModel):
@@ -25,15 +23,24 @@ class AssignIn(BaseModel):
     technician_id: int
 
 
-class ClockOnIn(BaseModel):
+class DeviceTimes(BaseModel):
+    """When the tap happened and when it was sent, both on the tablet's own clock (optional)."""
+
     model_config = ConfigDict(extra="forbid")
     device_time: datetime | None = Field(default=None, description="the tablet's clock when tapped")
+    device_sent_at: datetime | None = Field(
+        default=None, description="the tablet's clock when sent: corrects a wrong tablet clock"
+    )
 
 
-class ClockOffIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ClockOnIn(DeviceTimes):
+    switch: bool = Field(
+        default=False, description="stop a clock running on another job at this start instead of a 409"
+    )
+
+
+class ClockOffIn(DeviceTimes):
     reason: str
-    device_time: datetime | None = None
 
 
 class QcItemIn(BaseModel):
@@ -59,45 +66,11 @@ def _facts(row: dict[str, Any]) -> workshop.JobFacts:
     return readmodels.job_facts([row])[0]
 
 
-async def _open_entry(technician_id: int) -> dict[str, Any] | None:
-    return (
-        await ClockEntry.select()
-        .where((ClockEntry.technician == technician_id) & ClockEntry.ended_at.is_null())
-        .first()
-    )
-
-
 async def _changed(job_id: int, ro_id: int, before: workshop.Stage) -> tuple[dict[str, Any], list[NewEvent]]:
     """The job as staff see it now, with job.updated (and stage.changed when the stage moved)."""
     rows = (await readmodels.jobs_of([ro_id]))[ro_id]
     shown = readmodels.job_out(next(r for r in rows if r["id"] == job_id))
     return shown, [NewEvent("job.updated", ro_id, {"job": shown}), *await stage_events(ro_id, before)]
-
-
-def _entry_out(row: dict[str, Any]) -> dict[str, Any]:
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    skews = [
-        abs((device - server).total_seconds())
-        for device, server in (
-            (row["device_started_at"], row["started_at"]),
-            (row["device_ended_at"], row["ended_at"]),
-        )
-        if device is not None and server is not None
-    ]
-    return {
-        "id": row["id"],
-        "job_id": row["job"],
-        "technician_id": row["technician"],
-        "started_at": iso(row["started_at"]),
-        "ended_at": iso(row["ended_at"]),
-        "reason": row["reason"],
-        "device_started_at": iso(row["device_started_at"]),
-        "device_ended_at": iso(row["device_ended_at"]),
-        "clock_skew_flag": any(s > SKEW_FLAG_SECONDS for s in skews),
-        "auto_stopped": row["auto_stopped"],
-    }
 
 
 class JobController(Controller):
@@ -126,7 +99,7 @@ class JobController(Controller):
                     "job.assigned", job["repair_order"], {"job_id": job_id, "technician_id": tech["id"]}
                 ),
             )
-            return Outcome(200, _plain(shown), events)
+            return Outcome(200, clockreply.plain(shown), events)
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump())
 
@@ -137,23 +110,31 @@ class JobController(Controller):
         """Start your clock on a job assigned to you (one running clock per person)."""
         user = current_user(request)
         body = data or ClockOnIn()
+        sent = device_sent_at(request, body.device_sent_at)
 
         async def handler() -> Outcome:
             job = await _job(job_id)
-            open_entry = await _open_entry(user.id)
+            received = now()
+            at, skewed = clockbook.effective_time(received, body.device_time, sent)
+            open_entry = await clockstore.open_entry(user.id)
             open_job = _facts(await _job(open_entry["job"])) if open_entry else None
-            before = await readmodels.current_stage(job["repair_order"])
-            state = workshop.clock_on(_facts(job), user.id, open_job)
-            at = now()
-            entry = ClockEntry(
-                job=job_id, technician=user.id, started_at=at, device_started_at=body.device_time
+            workshop.clock_on(
+                _facts(job), user.id, open_job, switch=body.switch, late=body.device_time is not None
             )
-            await entry.save()
-            await Job.update({Job.state: state.value}).where(Job.id == job_id)
-            shown, events = await _changed(job_id, job["repair_order"], before)
-            out = _entry_out(await _entry(int(entry.id)))
-            events.insert(0, NewEvent("clock.on", job["repair_order"], {"job_id": job_id, "entry": out}))
-            return Outcome(200, {"job": _plain(shown), "entry": out}, events)
+            before = await clockreply.stages_before({job_id} | ({open_entry["job"]} if open_entry else set()))
+            folded = await clockstore.append(
+                key=clockreply.event_key(request, user.id),
+                technician=user.id,
+                kind="on",
+                job=job_id,
+                at=at,
+                received=received,
+                actor=f"staff:{user.id}",
+                device_at=body.device_time,
+                device_sent_at=sent,
+                skewed=skewed,
+            )
+            return await _clocked("clock.on", job_id, folded, before)
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=body.model_dump(mode="json"))
 
@@ -165,7 +146,7 @@ class JobController(Controller):
         user = current_user(request)
 
         async def handler() -> Outcome:
-            return await _stop(user, job_id, data)
+            return await _stop(request, user, job_id, data)
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
 
@@ -201,38 +182,42 @@ class JobController(Controller):
                     "qc.recorded", job["repair_order"], {"job_id": job_id, "passed": passed, "failed": failed}
                 ),
             )
-            return Outcome(200, {"passed": passed, "job": _plain(shown), "items": items}, events)
+            return Outcome(200, {"passed": passed, "job": clockreply.plain(shown), "items": items}, events)
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump())
 
 
-async def _entry(entry_id: int) -> dict[str, Any]:
-    row = await ClockEntry.select().where(ClockEntry.id == entry_id).first()
-    assert row is not None
-    return row
-
-
-async def _stop(user: StaffUser, job_id: int, data: ClockOffIn) -> Outcome:
+async def _stop(request: Request, user: StaffUser, job_id: int, data: ClockOffIn) -> Outcome:
     job = await _job(job_id)
-    open_entry = await _open_entry(user.id)
+    received = now()
+    sent = device_sent_at(request, data.device_sent_at)
+    at, skewed = clockbook.effective_time(received, data.device_time, sent)
+    open_entry = await clockstore.open_entry(user.id)
     open_job = _facts(await _job(open_entry["job"])) if open_entry else None
-    before = await readmodels.current_stage(job["repair_order"])
-    state = workshop.clock_off(_facts(job), data.reason, open_job)
-    assert open_entry is not None  # clock_off refused otherwise
-    await ClockEntry.update(
-        {
-            ClockEntry.ended_at: now(),
-            ClockEntry.reason: data.reason,
-            ClockEntry.device_ended_at: data.device_time,
-        }
-    ).where(ClockEntry.id == open_entry["id"])
-    await Job.update({Job.state: state.value}).where(Job.id == job_id)
-    shown, events = await _changed(job_id, job["repair_order"], before)
-    out = _entry_out(await _entry(open_entry["id"]))
-    events.insert(0, NewEvent("clock.off", job["repair_order"], {"job_id": job_id, "entry": out}))
-    return Outcome(200, {"job": _plain(shown), "entry": out}, events)
+    workshop.clock_off(_facts(job), data.reason, open_job, user.id, late=data.device_time is not None)
+    before = await clockreply.stages_before({job_id} | ({open_entry["job"]} if open_entry else set()))
+    folded = await clockstore.append(
+        key=clockreply.event_key(request, user.id),
+        technician=user.id,
+        kind="off",
+        job=job_id,
+        at=at,
+        received=received,
+        actor=f"staff:{user.id}",
+        reason=data.reason,
+        device_at=data.device_time,
+        device_sent_at=sent,
+        skewed=skewed,
+    )
+    return await _clocked("clock.off", job_id, folded, before)
 
 
-def _plain(job: dict[str, Any]) -> dict[str, Any]:
-    """JSON-safe (Decimal hours/prices → numbers) so a replayed reply equals the first one."""
-    return json.loads(json.dumps(job, default=float))
+async def _clocked(
+    kind: str, job_id: int, folded: clockstore.Refolded, before: dict[int, workshop.Stage]
+) -> Outcome:
+    entries, jobs, events = await clockreply.outcome_events(kind, folded, before, job_id)
+    mine = [e for e in entries if e["job_id"] == job_id]
+    # Keep the contract's {"job", "entry"} and the earlier event shape ({"job_id", "entry"}).
+    entry = mine[-1] if mine else None
+    events[0] = NewEvent(kind, events[0].ro, {**events[0].data, "entry": entry})
+    return Outcome(200, {"job": jobs[job_id], "entry": entry, "entries": entries}, events)

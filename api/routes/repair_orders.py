@@ -14,7 +14,7 @@ from api import readmodels, shop, workshop
 from api.auth import current_user, new_status_link, requires
 from api.commands import NewEvent, Outcome, now
 from api.routes.base import run, stage_events
-from api.schemas import JobCreate, PromiseIn, RepairOrderCreate, RepairOrderList, RepairOrderOut
+from api.schemas import JobCreate, JobIn, PromiseIn, RepairOrderCreate, RepairOrderList, RepairOrderOut
 from api.tables import Customer, Job, PromiseChange, RepairOrder, Vehicle
 
 
@@ -47,6 +47,29 @@ async def _job_row(ro_id: FromPath[int], job: Any, needs_approval: bool, at: Any
     )
     await row.save()
     return row
+
+
+async def add_work(ro_id: int, job: JobIn, needs_approval: bool) -> tuple[dict[str, Any], list[NewEvent]]:
+    """Add a job to a repair order (a recommendation when it needs the customer's approval)."""
+    ro = await readmodels.require_repair_order(ro_id)
+    before = await readmodels.current_stage(ro_id)
+    workshop.can_add_work(before)
+    at = now()
+    row = await _job_row(ro_id, job, needs_approval, at)
+    if ro["ready_at"] is not None:
+        # New work on a car that was ready reopens it.
+        await RepairOrder.update({RepairOrder.ready_at: None}).where(RepairOrder.id == ro_id)
+    added = (await readmodels.jobs_of([ro_id]))[ro_id][-1]
+    body = readmodels.job_out(added)
+    events = [NewEvent("job.added", ro_id, {"job": body})]
+    if needs_approval:
+        events.append(
+            NewEvent(
+                "approval.requested", ro_id, {"job_id": row.id, "title": row.title, "price": body["price"]}
+            )
+        )
+    events += await stage_events(ro_id, before)
+    return body, events
 
 
 class RepairOrderController(Controller):
@@ -111,26 +134,7 @@ class RepairOrderController(Controller):
         user = current_user(request)
 
         async def handler() -> Outcome:
-            ro = await readmodels.require_repair_order(ro_id)
-            before = await readmodels.current_stage(ro_id)
-            workshop.can_add_work(before)
-            at = now()
-            row = await _job_row(ro_id, data, data.needs_approval, at)
-            if ro["ready_at"] is not None:
-                # New work on a car that was ready reopens it.
-                await RepairOrder.update({RepairOrder.ready_at: None}).where(RepairOrder.id == ro_id)
-            job = (await readmodels.jobs_of([ro_id]))[ro_id][-1]
-            body = readmodels.job_out(job)
-            events = [NewEvent("job.added", ro_id, {"job": body})]
-            if data.needs_approval:
-                events.append(
-                    NewEvent(
-                        "approval.requested",
-                        ro_id,
-                        {"job_id": row.id, "title": row.title, "price": body["price"]},
-                    )
-                )
-            events += await stage_events(ro_id, before)
+            body, events = await add_work(ro_id, data, data.needs_approval)
             return Outcome(201, body, events)
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
