@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from piccolo.engine import engine_finder
+from piccolo.query.functions.aggregate import Max
 
 from api import db
 from api.realtime import hints
@@ -45,6 +46,15 @@ class Outcome:
     body: Any
     events: list[NewEvent] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeviceStamp:
+    """Where and when a tablet's action happened (sent by the offline outbox), kept on its events."""
+
+    device_id: str
+    seq: int | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -78,12 +88,14 @@ async def execute(
     actor: str,
     key: str | None = None,
     request_hash: str = "",
+    stamp: DeviceStamp | None = None,
 ) -> Reply:
     """Run `handler` as one command. Replays of `key` return the first reply without a second effect.
 
     Domain errors raised by the handler roll the whole transaction back and are not stored, so a
     retry after the person fixes the cause is evaluated afresh.
     """
+    received = now()
     engine = engine_finder()
     assert engine is not None
     scoped = _scoped(actor, key) if key else None
@@ -99,6 +111,12 @@ async def execute(
                 return Reply(previous.status_code, json.loads(previous.body), replayed=True)
         outcome = await handler()
         at = now()
+        # The tablet's stamp goes on every event and on the ledger row of the action.
+        stamped: dict[str, Any] = {
+            "device_id": stamp.device_id if stamp else None,
+            "device_seq": stamp.seq if stamp else None,
+            "device_at": stamp.at if stamp else None,
+        }
         committed: list[dict[str, Any]] = []
         for event in outcome.events:
             row = Event(
@@ -107,6 +125,8 @@ async def execute(
                 repair_order=event.ro,
                 actor=actor,
                 data=json.dumps(event.data, default=str, ensure_ascii=False),
+                **stamped,
+                received_at=received,
             )
             await row.save()
             committed.append(
@@ -119,6 +139,8 @@ async def execute(
                 status_code=outcome.status_code,
                 body=json.dumps(outcome.body, default=str, ensure_ascii=False),
                 created_at=at,
+                actor=actor,
+                **stamped,
             ).save()
     committed_at = time.monotonic()
     if committed:
@@ -126,6 +148,20 @@ async def execute(
     return Reply(
         outcome.status_code, outcome.body, replayed=False, headers=outcome.headers, committed=committed_at
     )
+
+
+async def last_device_seq(actor: str, device_id: str) -> int | None:
+    """The highest outbox sequence number of `actor`'s actions the server accepted from that tablet.
+
+    The tablet's outbox sends each person's entries in the order made, so an entry after this number
+    is not yet in what the server shows, and one up to it is there (or was refused). A screen that
+    overlays unsent taps on a fresh view uses it to apply exactly the taps the view lacks.
+    """
+    rows = await IdempotencyRecord.select(Max(IdempotencyRecord.device_seq, alias="seq")).where(
+        (IdempotencyRecord.device_id == device_id) & (IdempotencyRecord.actor == actor)
+    )
+    seq = rows[0]["seq"] if rows else None
+    return int(seq) if seq is not None else None
 
 
 async def forget_old_keys() -> int:

@@ -162,3 +162,7 @@ async def test_security_headers_on_every_response(app: Any, clean: None) -> None
             assert r.headers["x-frame-options"] == "DENY"
             assert r.headers["referrer-policy"]
         assert (await c.get("/api/health")).headers["cache-control"] == "no-store"
+        # The outbox trusts only answers marked as our API's (refusals too), never the shell's.
+        assert (await c.get("/api/auth/me")).headers["x-bayline-api"] == "1"
+        assert (await c.get("/api/nope")).headers["x-bayline-api"] == "1"
+        assert "x-bayline-api" not in (await c.get("/")).headers
