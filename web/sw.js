@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v5';
+const VERSION = 'bayline-shell-v19';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -12,13 +12,20 @@ const SHELL = [
   '/web/js/api.js',
   '/web/js/app.js',
   '/web/js/camera.js',
+  '/web/js/action.js',
+  '/web/js/clock.js',
   '/web/js/dom.js',
+  '/web/js/finding.js',
   '/web/js/forms.js',
   '/web/js/i18n.js',
   '/web/js/live.js',
+  '/web/js/my-jobs.js',
   '/web/js/new-ro.js',
+  '/web/js/outbox.js',
+  '/web/js/outbox-list.js',
   '/web/js/photo-queue.js',
   '/web/js/promise.js',
+  '/web/js/qc.js',
   '/web/js/setup.js',
   '/web/js/signin.js',
   '/web/js/time.js',
@@ -30,7 +37,7 @@ const SHELL = [
 ];
 
 // Live data and the customer's pages must always come from the server, never from a cache.
-const NETWORK_ONLY = ['/api/', '/ws/', '/s/', '/schema'];
+const NETWORK_ONLY = ['/api/', '/ws/', '/s/', '/schema', '/admin'];
 
 // A navigation that hangs on weak Wi-Fi falls back to the cached shell after this long.
 const NAVIGATION_TIMEOUT_MS = 4000;

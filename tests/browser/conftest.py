@@ -45,6 +45,8 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
 ]
 SECRET = "browser-tests-secret-0123456789abcdefghi"  # 40 characters
+# A faked answer that stands for our server's own (api/app.py marks every API answer with it).
+FROM_API = {"X-Bayline-Api": "1"}
 assert len(SECRET) == 40
 START_TIMEOUT_S = 30.0
 SHOTS = Path("/tmp/bayline-shots")
@@ -179,6 +181,28 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     staff: list[dict[str, str]] = field(default_factory=list)
+    database_url: str = ""  # a PostgreSQL database of its own; empty: the SQLite file in data_dir
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of `sql` read straight from the server's database (SQLite file or PostgreSQL)."""
+        if self.database_url:
+            import asyncpg
+
+            async def fetch() -> list[tuple[Any, ...]]:
+                conn = await asyncpg.connect(self.database_url, timeout=10)
+                try:
+                    return [tuple(r) for r in await conn.fetch(sql)]
+                finally:
+                    await conn.close()
+
+            return in_thread(fetch)
+        import sqlite3
+
+        db = sqlite3.connect(f"file:{self.data_dir / 'bayline.sqlite3'}?mode=ro", uri=True)
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return _cli(self.env, *args)
@@ -233,11 +257,74 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+def in_thread(make: Callable[[], Any]) -> Any:
+    """Run the coroutine `make()` to completion on a thread of its own: Playwright's sync API
+    keeps an event loop running on this one."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+PG_URL = os.environ.get("BAYLINE_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def pg_problem() -> str | None:
+    """Why the PostgreSQL variant of a browser test cannot run here (None: it can)."""
+
+    import asyncpg
+
+    async def check() -> None:
+        conn = await asyncpg.connect(PG_URL, timeout=5)
+        await conn.close()
+
+    try:
+        in_thread(check)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"PostgreSQL not reachable at {PG_URL}: {exc}"
+    return None
+
+
 @contextlib.contextmanager
-def live_server_at(staff: list[dict[str, str]]) -> Iterator[LiveServer]:
-    """Migrate a brand-new data dir, add `staff` with the CLI, serve it, yield when /api/health answers."""
+def _pg_database() -> Iterator[str]:
+    """A brand-new PostgreSQL database for one server, dropped afterwards."""
+    import re
+    import uuid
+
+    import asyncpg
+
+    name = f"bayline_browser_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_URL, timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    in_thread(lambda: admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", PG_URL, count=1)
+    finally:
+        in_thread(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def live_server_at(staff: list[dict[str, str]], *, postgres: bool = False) -> Iterator[LiveServer]:
+    """Migrate a brand-new data dir (and with `postgres` a new PostgreSQL database), add `staff`
+    with the CLI, serve it, yield when /api/health answers."""
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(_pg_database()) if postgres else ""
+        yield stack.enter_context(_serve(staff, database_url))
+
+
+@contextlib.contextmanager
+def _serve(staff: list[dict[str, str]], database_url: str) -> Iterator[LiveServer]:
     data_dir = Path(tempfile.mkdtemp(prefix="bayline-browser-"))
     env = _server_env(data_dir)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     _cli(env, "migrate")
     for person in staff:
         _cli(
@@ -264,7 +351,7 @@ def live_server_at(staff: list[dict[str, str]]) -> Iterator[LiveServer]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = LiveServer(f"http://127.0.0.1:{port}", data_dir, env, process, log_path, staff)
+    server = LiveServer(f"http://127.0.0.1:{port}", data_dir, env, process, log_path, staff, database_url)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:

@@ -185,3 +185,27 @@ def write_up(
         "jobs": [{"title": job, "estimated_hours": 1}],
     }
     return staff_post(page, f"{base_url}/api/repair-orders", body)
+
+
+def sign_in_to(page: Page, person: dict[str, str], landing: str) -> None:
+    """Sign in and land on the screen whose list has data-testid `landing` (e.g. "my-jobs")."""
+    tap_tile(page, person["username"])
+    enter_pin(page, person["pin"])
+    expect(page.get_by_test_id(landing)).to_be_visible()
+    expect(page.get_by_test_id("current-user")).to_contain_text(person["name"])
+
+
+def add_staff(page: Page, base_url: str, person: dict[str, str]) -> dict[str, Any]:
+    """A staff member added through POST /api/staff with the signed-in manager's session."""
+    return staff_post(page, f"{base_url}/api/staff", person)
+
+
+def poll(page: Page, script: str, *, until: Any = True, timeout_ms: int = 10_000) -> Any:
+    """Evaluate `script` until it returns `until` (wait_for_function evals strings, which the CSP forbids)."""
+    value = None
+    for _ in range(max(1, timeout_ms // 100)):
+        value = page.evaluate(script)
+        if value == until:
+            return value
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{script!r} stayed {value!r}, expected {until!r}")

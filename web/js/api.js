@@ -57,7 +57,7 @@ function parseRetryAfter(value) {
 }
 
 // Litestar validation errors use `extra: [{key, message}]`; our own use `errors: [{field, message}]`.
-function normaliseErrors(body) {
+export function normaliseErrors(body) {
   const raw = Array.isArray(body?.errors) ? body.errors : Array.isArray(body?.extra) ? body.extra : [];
   return raw
     .map((e) => ({

@@ -26,6 +26,7 @@ export function render(root, ctx) {
     );
     try {
       const { staff = [] } = (await get('/api/auth/staff')) || {};
+      tilesFailed = false;
       list.removeAttribute('aria-busy');
       if (!staff.length) {
         list.replaceWith(h('div', { class: 'empty-state' }, h('h2', { t: 'signin.noStaffTitle' }), h('p', { t: 'signin.noStaffBody' }), h('code', { class: 'cli' }, 'python -m api staff add --username … --name "…" --role advisor --pin …')));
@@ -33,6 +34,7 @@ export function render(root, ctx) {
       }
       for (const person of staff) list.append(tile(person));
     } catch (err) {
+      tilesFailed = true;
       list.remove();
       showError(error, err);
       error.append(' ', h('button', { type: 'button', class: 'btn btn-link', t: 'common.retry', onclick: showTiles }));
@@ -63,13 +65,20 @@ export function render(root, ctx) {
       onBack: showTiles,
       onSignedIn(user) {
         ctx.setUser({ username: person.username, ...user });
-        ctx.go('#/today');
+        ctx.go(ctx.home());
       },
     });
   }
 
+  // Handed over with the Wi-Fi down, the tiles could not load: show them as soon as it is back.
+  let tilesFailed = false;
+  const onOnline = () => tilesFailed && !disposePad && showTiles();
+  window.addEventListener('online', onOnline);
   showTiles();
-  return () => disposePad?.();
+  return () => {
+    window.removeEventListener('online', onOnline);
+    disposePad?.();
+  };
 }
 
 function avatar(person) {
