@@ -184,3 +184,65 @@ def test_live_viewfinder_takes_photos_for_a_mark(live_server: LiveServer, new_ta
     page.get_by_test_id("camera-done").tap()
     expect(page.get_by_test_id("camera-dialog")).to_have_count(0)
     expect(mark.get_by_test_id("photo-thumb")).to_have_count(2, timeout=20_000)
+
+
+def test_a_walk_around_done_with_the_wifi_down_reaches_the_server_whole(
+    live_server: LiveServer, new_tablet: Any
+) -> None:
+    """Marks, a photo and the customer's signature made offline are kept on the tablet (the map
+    stays as drawn, signed and closed) and arrive in order, once each, when the network returns."""
+    tablet = new_tablet(locale="en-US")
+    page = tablet.new_page()
+    page.goto(live_server.url + "/")
+    sign_in(page, ADVISOR)
+    ro = write_up(
+        page,
+        live_server.url,
+        customer={"name": "Grace Wu", "phone": "13600004444", "language": "en"},
+        vehicle={"plate": "沪F24680", "make": "Audi", "model": "A6L"},
+        concern="Door scratch",
+        job="Paint check",
+        promised_hour=15,
+    )
+    page.goto(f"{live_server.url}/#/walkaround/{ro['id']}")
+    expect(page.get_by_test_id("sign-panel")).to_be_visible()
+    tablet.set_offline(True)
+
+    left = page.get_by_test_id("car-left")
+    left.scroll_into_view_if_needed()
+    box = left.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    mark = page.get_by_test_id("mark-item")
+    mark.get_by_test_id("type-dent").tap()
+    expect(page.get_by_test_id("outbox-badge")).to_have_attribute("data-count", "1", timeout=5_000)
+    with page.expect_file_chooser() as chooser:
+        mark.get_by_test_id("photo-add").tap()
+    chooser.value.set_files(files=[{"name": "door.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}])
+    expect(mark.get_by_test_id("photo-pending")).to_have_count(1)
+
+    pad = page.get_by_test_id("sign-pad")
+    pad.scroll_into_view_if_needed()
+    pbox = pad.bounding_box()
+    assert pbox is not None
+    page.mouse.move(pbox["x"] + 30, pbox["y"] + pbox["height"] * 0.5)
+    page.mouse.down()
+    for step in range(1, 10):
+        page.mouse.move(pbox["x"] + 30 + step * 25, pbox["y"] + pbox["height"] * (0.5 - 0.05 * (step % 3)))
+    page.mouse.up()
+    page.get_by_test_id("sign-name").fill("Grace Wu")
+    page.get_by_test_id("sign-button").tap()
+    expect(page.get_by_test_id("signature-pending")).to_be_visible()
+    expect(mark.get_by_test_id("type-scratch")).to_be_disabled()  # signed: the map is closed here too
+    # The map was saved twice (the dent, then again before signing), then the photo and the signature.
+    expect(page.get_by_test_id("outbox-badge")).to_have_attribute("data-count", "4")
+    walk = page.request.get(f"{live_server.url}/api/repair-orders/{ro['id']}/walkaround")
+    assert walk.json()["marks"] == [] and walk.json()["signed_at"] is None  # (the test's own request)
+
+    tablet.set_offline(False)
+    expect(page.get_by_test_id("outbox-badge")).to_be_hidden(timeout=30_000)
+    expect(page.get_by_test_id("signature-pending")).to_have_count(0, timeout=10_000)
+    walk = page.request.get(f"{live_server.url}/api/repair-orders/{ro['id']}/walkaround").json()
+    assert [m["type"] for m in walk["marks"]] == ["dent"]
+    assert walk["signed_by"] == "Grace Wu" and walk["signed_at"]
+    assert [p["panel"] for p in walk["photos"]] == [walk["marks"][0]["id"]]

@@ -1,26 +1,50 @@
 // Bayline staff app: boot sequence, hash router, top bar, idle sign-out and service-worker updates.
 import { get, post, onUnauthorized } from './api.js';
 import { initLang, getLang, setLang, onLangChange, setShopTimeZone, t } from './i18n.js';
-import { h, clear, translateTree, toast } from './dom.js';
+import { h, clear, translateTree, toast, setText } from './dom.js';
 import * as setupScreen from './setup.js';
 import * as signinScreen from './signin.js';
 import * as todayScreen from './today.js';
 import * as newRoScreen from './new-ro.js';
 import * as walkaroundScreen from './walkaround.js';
+import * as myJobsScreen from './my-jobs.js';
+import * as qcScreen from './qc.js';
 import { startLive, stopLive } from './live.js';
-import { setPhotoUploader, flush as flushPhotos } from './photo-queue.js';
+import './photo-queue.js'; // moves photos queued by an older version of the app into the outbox
+import { setOutboxUser, unsent, onOutbox, kick as kickOutbox } from './outbox.js';
+import { confirmBig } from './clock.js';
+import { openOutboxList } from './outbox-list.js';
 
 // A bay tablet is shared: after this long without a touch or key press, whoever was signed in is
 // signed out so the next person cannot act under their name.
 export const IDLE_MINUTES = 10;
 
+const OFFICE = ['advisor', 'foreman', 'manager'];
+
+// param: true → the route needs "#/route/param"; 'optional' → it may have one. roles: who may open it.
 const routes = {
   '#/setup': { screen: setupScreen, auth: false },
   '#/signin': { screen: signinScreen, auth: false },
-  '#/today': { screen: todayScreen, auth: true },
-  '#/new': { screen: newRoScreen, auth: true },
-  '#/walkaround': { screen: walkaroundScreen, auth: true, param: true },
+  '#/today': { screen: todayScreen, auth: true, roles: OFFICE },
+  '#/new': { screen: newRoScreen, auth: true, roles: OFFICE },
+  '#/walkaround': { screen: walkaroundScreen, auth: true, param: true, roles: OFFICE },
+  '#/my-jobs': { screen: myJobsScreen, auth: true, roles: ['technician', 'foreman'] },
+  '#/qc': { screen: qcScreen, auth: true, param: 'optional', roles: OFFICE },
 };
+
+// The top bar's links, each shown to the roles its route allows (and only when there is a choice).
+const NAV = [
+  { hash: '#/today', key: 'nav.today', testid: 'nav-today' },
+  { hash: '#/my-jobs', key: 'nav.myJobs', testid: 'nav-my-jobs' },
+  { hash: '#/qc', key: 'nav.qc', testid: 'nav-qc' },
+];
+
+/** Where a person starts: technicians on their own jobs, everyone else on the workshop board. */
+export function homeFor(user) {
+  return user?.role === 'technician' ? '#/my-jobs' : '#/today';
+}
+
+const mayOpen = (hash, user) => !routes[hash].roles || (!!user && routes[hash].roles.includes(user.role));
 
 const state = {
   setup: null, // {needed, default_timezone, timezones} while the install is brand new
@@ -34,6 +58,7 @@ let lastActivity = Date.now();
 
 const ctx = {
   state,
+  home: () => homeFor(state.user),
   go(hash, { replace = false } = {}) {
     if (location.hash === hash) return route();
     if (replace) history.replaceState(null, '', hash);
@@ -45,11 +70,25 @@ const ctx = {
     lastActivity = Date.now();
     if (user) {
       startLive();
-      flushPhotos(); // photos this person took earlier (offline, or before a reload) go up now
+      kickOutbox(); // what this person did earlier (offline, or before a reload) goes up now
     } else stopLive();
     renderTopbar();
   },
   async signOut(reasonKey) {
+    if (state.user && !reasonKey) {
+      // Switching user on a shared tablet: say what is still unsent (it stays, and goes later).
+      const mine = (await unsent(state.user.id)).length;
+      if (mine) {
+        const ok = await confirmBig({
+          titleKey: 'outbox.signOutTitle',
+          bodyKey: 'outbox.signOutBody',
+          bodyParams: { count: mine },
+          okKey: 'outbox.signOutOk',
+          testid: 'signout-unsent',
+        });
+        if (!ok) return;
+      }
+    }
     const wasSignedIn = !!state.user;
     state.user = null;
     stopLive();
@@ -82,15 +121,17 @@ function parseHash(raw) {
 }
 
 function route() {
-  let hash = location.hash || '#/today';
+  const home = homeFor(state.user);
+  let hash = location.hash || home;
   const parsed = parseHash(hash);
   let param = parsed?.param ?? null;
-  hash = parsed ? parsed.base : '#/today';
-  if (routes[hash].param && !param) hash = '#/today';
+  hash = parsed ? parsed.base : home;
+  if (routes[hash].param === true && !param) hash = home;
   if (state.setup?.needed && hash !== '#/setup') hash = '#/setup';
-  else if (!state.setup?.needed && hash === '#/setup') hash = state.user ? '#/today' : '#/signin';
+  else if (!state.setup?.needed && hash === '#/setup') hash = state.user ? home : '#/signin';
   else if (routes[hash].auth && !state.user) hash = '#/signin';
-  if (hash !== parsed?.base) param = null;
+  else if (!mayOpen(hash, state.user)) hash = home;
+  if (hash !== parsed?.base || !routes[hash].param) param = null;
   const full = param ? `${hash}/${param}` : hash;
   if (location.hash !== full) history.replaceState(null, '', full);
 
@@ -99,6 +140,7 @@ function route() {
   clear(view);
   document.body.dataset.route = hash.slice(2);
   cleanup = routes[hash].screen.render(view, ctx, param);
+  paintNav(hash);
   view.focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }
@@ -118,11 +160,30 @@ function renderTopbar() {
   }
   who.hidden = !state.user;
   document.getElementById('switch-user').hidden = !state.user;
+  paintNav(parseHash(location.hash)?.base);
   const toggle = document.getElementById('lang-toggle');
   // The button names the language it switches *to*, in that language, so anyone can find it.
   toggle.textContent = getLang() === 'zh-CN' ? 'English' : '中文';
   toggle.setAttribute('lang', getLang() === 'zh-CN' ? 'en' : 'zh-CN');
   toggle.setAttribute('aria-label', t('top.switchLanguage'));
+}
+
+function paintNav(current) {
+  const nav = document.getElementById('nav');
+  clear(nav);
+  const links = state.user ? NAV.filter((item) => mayOpen(item.hash, state.user)) : [];
+  nav.hidden = links.length < 2;
+  for (const item of links) {
+    nav.append(
+      h('a', {
+        class: 'nav-link',
+        href: item.hash,
+        t: item.key,
+        'data-testid': item.testid,
+        'aria-current': item.hash === current ? 'page' : null,
+      }),
+    );
+  }
 }
 
 function wireTopbar() {
@@ -243,12 +304,35 @@ onUnauthorized(() => {
   if (state.user) ctx.signOut('top.sessionExpired');
 });
 
-setPhotoUploader({ staff: () => state.user?.id ?? null });
+setOutboxUser(() => (state.user ? { id: state.user.id, name: state.user.name } : null));
+
+/** The number of actions not yet on the server (every person's, photos included), on every screen. */
+async function paintOutboxBadge() {
+  const badge = document.getElementById('outbox-badge');
+  let count = 0;
+  try {
+    count = (await unsent()).length;
+  } catch {
+    /* no IndexedDB (private mode): nothing can be queued either */
+  }
+  badge.hidden = count === 0;
+  badge.dataset.count = String(count);
+  setText(badge, 'outbox.badge', { count });
+}
+onOutbox((event) => event.type !== 'progress' && paintOutboxBadge());
+onOutbox((event) => {
+  // The server says this person's session is over: ask them to sign in again (their items stay).
+  if (event.type === 'auth' && state.user && event.entry?.staffId === state.user.id) ctx.signOut('top.sessionExpired');
+});
+paintOutboxBadge();
+document.getElementById('outbox-badge').addEventListener('click', () => openOutboxList());
 initLang();
 wireTopbar();
 renderTopbar();
 translateTree(document);
 watchIdle();
 registerServiceWorker();
+// Ask the browser not to evict this site's storage under pressure: the outbox lives there.
+navigator.storage?.persist?.().catch(() => {});
 window.addEventListener('hashchange', route);
 boot();

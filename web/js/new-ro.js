@@ -1,7 +1,10 @@
 // New repair order, filled in while walking round the car with the customer. Built for one hand
 // on a tablet: big controls, numeric keypads where numbers go, submit always within thumb reach.
-import { post, newIdempotencyKey } from './api.js';
-import { h, clear, setText, toast, copyText } from './dom.js';
+// It is sent through the outbox: with the Wi-Fi down the repair order is kept on this tablet and
+// sent by itself; its number and the customer's status link only exist once the server has it.
+import { action, send } from './action.js';
+import { onOutbox } from './outbox.js';
+import { h, clear, setText, toast, copyText, timeEl } from './dom.js';
 import { getLang, getShopTimeZone, t } from './i18n.js';
 import { defaultPromise, shopDate, zonedToIso } from './time.js';
 import { field, formBanner, showError, clearError, showFieldErrors, clearFieldErrors, clearFieldError, showBannerErrors } from './forms.js';
@@ -15,9 +18,10 @@ export function render(root, ctx) {
   let fuel = null;
   let sending = false;
   let dirty = false;
-  // One Idempotency-Key per distinct body: a double tap or a retry after a dropped connection
-  // sends the same key (the server answers with the first result); an edited form gets a new one.
+  // One outbox action (one Idempotency-Key) per distinct body: a double tap sends it once; an
+  // edited form, or a save after the server refused it, is a new action.
   let attempt = null;
+  let offOutbox = () => {};
 
   const input = (name, extra = {}) => h('input', { name, 'data-path': name, class: 'input', ...extra });
 
@@ -310,21 +314,29 @@ export function render(root, ctx) {
     if (problems.length) return showFieldErrors(form, problems);
 
     const serial = JSON.stringify(body);
-    if (!attempt || attempt.body !== serial) attempt = { key: newIdempotencyKey(), body: serial };
+    if (!attempt || attempt.body !== serial) attempt = { act: newRoAction(body), body: serial };
 
     sending = true;
     submit.disabled = true;
     setText(submit.firstChild, 'newro.sending');
     form.setAttribute('aria-busy', 'true');
     try {
-      const ro = await post('/api/repair-orders', body, { idempotencyKey: attempt.key });
+      const ro = await send(attempt.act, { waitMs: 5000 });
       dirty = false;
       showCreated(ro);
     } catch (err) {
+      if (err.queued) {
+        dirty = false; // safe on the tablet: nothing is lost by leaving this screen
+        showQueued(attempt.act.steps[0].seq, body);
+        return;
+      }
+      // Refused while the advisor is here: the entry left the outbox, so the next save is new.
+      attempt = null;
       if (err.status === 401) return; // app.js returns to sign-in
-      const rest = err.errors?.length ? showFieldErrors(form, err.errors) : [];
+      const errors = err.errors || [];
+      const rest = errors.length ? showFieldErrors(form, errors) : [];
       if (rest.length) showBannerErrors(banner, rest);
-      else if (!err.errors?.length) showError(banner, err);
+      else if (!errors.length) showError(banner, err);
       if (!banner.hidden) banner.scrollIntoView({ block: 'center', behavior: 'smooth' });
     } finally {
       sending = false;
@@ -335,6 +347,7 @@ export function render(root, ctx) {
   });
 
   function showCreated(ro) {
+    offOutbox();
     const link = ro?.status_url ? new URL(ro.status_url, location.origin).href : '';
     const copy = h('button', { type: 'button', class: 'btn btn-secondary btn-lg', t: 'today.copyLink', disabled: !link });
     copy.addEventListener('click', async () => {
@@ -358,11 +371,60 @@ export function render(root, ctx) {
     done.focus();
   }
 
+  /**
+   * Kept on the tablet: say so plainly, with no number or link (the server gives those). If it
+   * reaches the server while this is still on screen, the usual "created" panel replaces it.
+   */
+  function showQueued(seq, body) {
+    const note = h('p', { class: 'field-hint', 'data-testid': 'ro-queued-note', t: 'newro.queuedNumberLater' });
+    const done = h('button', { type: 'button', class: 'btn btn-primary btn-lg', 'data-testid': 'queued-back', t: 'newro.backToToday', onclick: () => ctx.go('#/today') });
+    clear(page);
+    page.append(
+      h(
+        'section',
+        { class: 'card created created-queued', 'data-testid': 'ro-queued', role: 'status' },
+        h('div', { class: 'created-check queued-mark', 'aria-hidden': 'true' }, '⇡'),
+        h('p', { class: 'lead', t: 'newro.queuedTitle' }),
+        h('p', { class: 'plate', lang: 'zh-CN' }, body.vehicle.plate),
+        h('p', {}, body.customer.name),
+        h('p', { class: 'muted' }, h('span', { t: 'today.promised' }), ' ', timeEl(body.promised_at, 'smart')),
+        h('span', { class: 'chip chip-queued', t: 'outbox.notSent' }),
+        note,
+        h('div', { class: 'form-actions' }, done),
+      ),
+    );
+    done.focus();
+    offOutbox();
+    offOutbox = onOutbox((event) => {
+      if (event.entry?.seq !== seq) return;
+      if (event.type === 'done') showCreated(event.body);
+      if (event.type === 'parked') {
+        // Refused later, with nobody looking: it waits in the list of unsent items (the badge).
+        note.classList.add('field-error');
+        setText(note, 'newro.queuedRefused', { reason: event.entry.error || '' });
+      }
+    });
+  }
+
   addConcern(false);
   addJob(false);
   custName.focus();
 
-  return () => {};
+  return () => offOutbox();
+}
+
+/** The outbox action for one new repair order (meta lets the board show it before the server has it). */
+function newRoAction(body) {
+  const { plate, make = '', model = '' } = body.vehicle;
+  return action([
+    {
+      path: '/api/repair-orders',
+      body,
+      subject: '', // repair orders do not depend on each other: one refused holds back none
+      label: { key: 'outbox.what.newRo', params: { plate } },
+      meta: { kind: 'newRo', plate, customer: body.customer.name, promisedAt: body.promised_at, make, model },
+    },
+  ]);
 }
 
 /** A little tank drawn to its level, so the buttons read as a gauge at a glance. */

@@ -1,6 +1,8 @@
 // "Change the promised time": a dialog with the new time (shop time zone) and a reason the customer
 // will read on their phone. Common reasons are one tap and are written in the CUSTOMER's language.
-import { post, newIdempotencyKey } from './api.js';
+// The change goes through the outbox: with the Wi-Fi down it is kept on the tablet, the dialog
+// closes and the caller shows the new time marked as not sent yet (onSaved gets promise_pending).
+import { action, send } from './action.js';
 import { dictionaries, getShopTimeZone, t } from './i18n.js';
 import { h, toast } from './dom.js';
 import { field, formBanner, showError, clearError } from './forms.js';
@@ -12,7 +14,10 @@ export function openPromiseDialog(ro, { onSaved } = {}) {
   const zone = getShopTimeZone();
   const initial = toInputs(new Date(ro.promised_at || Date.now()), zone);
   const customerLang = ro.customer?.language === 'en' ? 'en' : 'zh-CN';
-  const key = newIdempotencyKey(); // one key per dialog: a retried save cannot apply twice
+  // One action (one outbox entry, one Idempotency-Key) per body: a second tap on Save cannot apply
+  // twice; an edited time or reason, or a save after a refusal, is a new action.
+  let attempt = null;
+  let sending = false;
 
   const date = h('input', { type: 'date', class: 'input', name: 'date', value: initial.date, min: shopDate(zone), required: true, 'data-testid': 'promise-date' });
   const time = h('input', { type: 'time', class: 'input', name: 'time', value: initial.time, step: 900, required: true, 'data-testid': 'promise-time' });
@@ -52,6 +57,7 @@ export function openPromiseDialog(ro, { onSaved } = {}) {
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    if (sending) return;
     clearError(banner);
     const promisedAt = date.value && time.value ? zonedToIso(date.value, time.value, zone) : null;
     const text = reason.value.trim();
@@ -59,15 +65,29 @@ export function openPromiseDialog(ro, { onSaved } = {}) {
       showError(banner, { detail: t(!promisedAt ? 'promise.needTime' : 'promise.needReason') });
       return;
     }
+    const body = { promised_at: promisedAt, reason: text };
+    const serial = JSON.stringify(body);
+    if (!attempt || attempt.body !== serial) attempt = { body: serial, act: changeAction(ro, body) };
+    sending = true;
     save.disabled = true;
     try {
-      const updated = await post(`/api/repair-orders/${ro.id}/promise`, { promised_at: promisedAt, reason: text }, { idempotencyKey: key });
+      const updated = await send(attempt.act, { waitMs: 4000 });
       dialog.close();
       toast('promise.saved', { number: ro.number }, 'ok');
       onSaved?.(updated);
     } catch (err) {
+      if (err.queued) {
+        // Safe on this tablet and sent by itself; the customer sees it once the server has it.
+        dialog.close();
+        toast('promise.savedHere', { number: ro.number ?? '' }, 'info');
+        onSaved?.({ ...ro, promised_at: promisedAt, promise_pending: true });
+        return;
+      }
+      // Refused while the person is here: the entry left the outbox, so the next save is new.
+      attempt = null;
       showError(banner, err);
     } finally {
+      sending = false;
       save.disabled = false;
     }
   });
@@ -76,4 +96,17 @@ export function openPromiseDialog(ro, { onSaved } = {}) {
   dialog.showModal();
   reason.focus();
   return dialog;
+}
+
+/** The outbox action for one promise change (meta lets screens show it before the server has it). */
+function changeAction(ro, body) {
+  return action([
+    {
+      path: `/api/repair-orders/${ro.id}/promise`,
+      body,
+      subject: `ro:${ro.id}`,
+      label: { key: 'outbox.what.promise', params: {} },
+      meta: { kind: 'promise', roId: ro.id, promisedAt: body.promised_at, reason: body.reason },
+    },
+  ]);
 }

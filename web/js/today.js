@@ -1,9 +1,13 @@
 // The live workshop board ("Today's vehicles"): every open repair order, soonest promise first,
 // with its stage, jobs and who is on them. Updated from /ws/shop; a slow poll is only a safety net.
+// What this tablet has not sent yet (outbox) shows too: new repair orders as pending cards at the
+// top, and a changed promise as the new time marked "not sent yet", until the server has them.
 import { get } from './api.js';
 import { h, clear, timeEl, setText, toast, copyText } from './dom.js';
 import { showError } from './forms.js';
 import { onLiveEvent, onLiveState } from './live.js';
+import { onOutbox, unsent } from './outbox.js';
+import { openOutboxList } from './outbox-list.js';
 import { openPromiseDialog } from './promise.js';
 
 const SOON_MINUTES = 60; // amber when the promise is this close
@@ -16,9 +20,11 @@ const DONE_STATES = new Set(['finished', 'qc_passed']);
 const OUT_OF_SCOPE = new Set(['declined', 'recommended']); // not (yet) work the customer agreed to
 
 export function render(root, ctx) {
-  let items = [];
+  let items = []; // the server's view only; what is still on the tablet is laid over it in paint()
   let query = '';
   let loaded = false;
+  let pendingRos = []; // outbox entries of new repair orders (pending or parked)
+  let pendingPromises = new Map(); // repair order id → {promisedAt, state} of its latest unsent change
 
   const search = h('input', {
     type: 'search',
@@ -73,16 +79,54 @@ export function render(root, ctx) {
     paint();
   }
 
+  // Reads of the outbox may finish out of order; only the latest one is painted.
+  let outboxReads = 0;
+  let outboxSig = '';
+  async function loadOutbox() {
+    const token = ++outboxReads;
+    let all = [];
+    try {
+      all = await unsent();
+    } catch {
+      /* no IndexedDB (private mode): nothing can be queued either */
+    }
+    if (token !== outboxReads) return;
+    const ros = all.filter((e) => e.meta?.kind === 'newRo');
+    const promises = new Map();
+    for (const e of all) {
+      if (e.meta?.kind === 'promise') promises.set(e.meta.roId, { promisedAt: e.meta.promisedAt, state: e.state });
+    }
+    // The outbox reports a change after every replay run (every few seconds while offline):
+    // repaint only when what the board shows from it changed.
+    const sig = JSON.stringify([ros.map((e) => [e.seq, e.state, e.error]), [...promises]]);
+    const same = sig === outboxSig && sameMap(promises, pendingPromises);
+    outboxSig = sig;
+    pendingRos = ros;
+    pendingPromises = promises;
+    if (!same) paint();
+  }
+
+  /** A repair order as this tablet knows it: a promise change not yet on the server shows. */
+  function view(ro) {
+    const change = pendingPromises.get(ro.id);
+    if (!change) return ro;
+    if (change.state === 'parked') return { ...ro, promise_parked: true };
+    return { ...ro, promised_at: change.promisedAt, promise_pending: true };
+  }
+
   function paint() {
     const now = Date.now();
     const q = normalise(query);
-    const sorted = [...items].sort((a, b) => promiseTime(a) - promiseTime(b));
+    const sorted = items.map(view).sort((a, b) => promiseTime(a) - promiseTime(b));
     const shown = q ? sorted.filter((ro) => matches(ro, q)) : sorted;
+    const pending = q ? pendingRos.filter((e) => normalise(e.meta.plate).includes(q) || normalise(e.meta.customer).includes(q)) : pendingRos;
     count.hidden = !loaded;
     count.textContent = String(items.length);
     clear(list);
+    // Shown even when the server's list could not load: they are on this tablet, not the server.
+    for (const entry of pending) list.append(pendingCard(entry));
     if (!loaded) return;
-    if (!items.length) {
+    if (!items.length && !pendingRos.length) {
       list.append(
         h(
           'div',
@@ -95,7 +139,7 @@ export function render(root, ctx) {
       );
       return;
     }
-    if (!shown.length) {
+    if (!shown.length && !pending.length) {
       list.append(h('div', { class: 'empty-state small' }, h('p', { t: 'today.noMatch', tp: { query: query.trim() } })));
       return;
     }
@@ -115,10 +159,54 @@ export function render(root, ctx) {
   function openPromise(ro) {
     openPromiseDialog(ro, {
       onSaved: (updated) => {
-        if (updated?.id) upsert(updated);
+        if (updated?.promise_pending) {
+          // Kept on the tablet: shown from the outbox (laid over the server's data), never
+          // mixed into `items`, so a reload cannot lose the mark or keep a stale time.
+          pendingPromises.set(updated.id, { promisedAt: updated.promised_at, state: 'pending' });
+          loadOutbox();
+        } else if (updated?.id) {
+          upsert(updated);
+        }
         paint();
       },
     });
+  }
+
+  function openList() {
+    openOutboxList().catch((err) => console.error(err));
+  }
+
+  /** A new repair order still on this tablet: no number and no status link until the server has it. */
+  function pendingCard(entry) {
+    const m = entry.meta;
+    const parked = entry.state === 'parked';
+    const vehicleLine = [m.make, m.model].filter(Boolean).join(' ');
+    return h(
+      'article',
+      { class: ['ro-card', 'ro-card-pending', parked && 'is-parked'], 'data-testid': 'pending-ro', 'data-state': entry.state, 'data-plate': m.plate },
+      h(
+        'div',
+        { class: 'ro-top' },
+        parked
+          ? h('span', { class: 'chip chip-refused', t: 'today.pendingRoRefused' })
+          : h('span', { class: 'chip chip-queued', 'data-testid': 'pending-ro-mark', t: 'today.pendingRo' }),
+      ),
+      h('div', { class: 'plate', lang: 'zh-CN' }, m.plate || '—'),
+      vehicleLine ? h('div', { class: 'ro-vehicle' }, h('span', {}, vehicleLine)) : null,
+      h('div', { class: 'ro-customer' }, personIcon(), h('span', {}, m.customer || '')),
+      h(
+        'div',
+        { class: 'ro-promise' },
+        h('span', { class: 'promise-label', t: 'today.promised' }),
+        m.promisedAt ? timeEl(m.promisedAt, 'smart') : h('span', {}, '—'),
+      ),
+      parked
+        ? h('p', { class: 'outbox-error' }, entry.error || '')
+        : h('p', { class: 'field-hint', t: 'today.pendingRoHint' }),
+      parked
+        ? h('div', { class: 'ro-actions' }, h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'pending-ro-open-list', t: 'today.openOutbox', onclick: openList }))
+        : null,
+    );
   }
 
   // Events name the repair order they touch; fetch just those (coalesced), not the whole board.
@@ -155,20 +243,42 @@ export function render(root, ctx) {
     liveBadge.dataset.state = st;
     setText(liveBadge, `live.${st}`);
   });
+  const offOutbox = onOutbox((event) => {
+    if (event.type !== 'change' && event.type !== 'done' && event.type !== 'parked') return;
+    const kind = event.entry?.meta?.kind;
+    if (event.type === 'done' && (kind === 'newRo' || kind === 'promise')) {
+      // The server's answer is the repair order as it now is: show it at once, in the same
+      // paint that drops the pending mark (the live event that follows only confirms it).
+      if (!loaded) load();
+      else if (event.body?.id) upsert(event.body);
+      paint();
+    }
+    loadOutbox();
+  });
 
   load();
+  loadOutbox();
   const timer = setInterval(load, REFRESH_SECONDS * 1000);
   const recolour = setInterval(paint, RECOLOUR_SECONDS * 1000);
   const onVisible = () => document.visibilityState === 'visible' && load();
   document.addEventListener('visibilitychange', onVisible);
+  // Opened without a network the board could not load: fetch it as soon as the network is back.
+  const onOnline = () => load();
+  window.addEventListener('online', onOnline);
   return () => {
     clearInterval(timer);
     clearInterval(recolour);
     clearTimeout(flushTimer);
     offEvent();
     offState();
+    offOutbox();
     document.removeEventListener('visibilitychange', onVisible);
+    window.removeEventListener('online', onOnline);
   };
+}
+
+function sameMap(a, b) {
+  return a.size === b.size && [...a].every(([k, v]) => JSON.stringify(b.get(k)) === JSON.stringify(v));
 }
 
 function promiseTime(ro) {
@@ -227,7 +337,9 @@ function card(ro, now, onPromise, onWalk) {
       { class: ['ro-promise', `promise-${urgency}`] },
       h('span', { class: 'promise-label', t: urgency === 'late' ? 'today.overdue' : 'today.promised' }),
       ro.promised_at ? timeEl(ro.promised_at, 'smart') : h('span', {}, '—'),
-      moved ? h('span', { class: 'chip chip-muted', t: 'today.moved' }) : null,
+      moved && !ro.promise_pending ? h('span', { class: 'chip chip-muted', t: 'today.moved' }) : null,
+      ro.promise_pending ? h('span', { class: 'chip chip-queued', 'data-testid': 'promise-pending', t: 'today.promisePending' }) : null,
+      ro.promise_parked ? h('span', { class: 'chip chip-refused', 'data-testid': 'promise-parked', t: 'today.promiseRefused' }) : null,
     ),
     h(
       'div',

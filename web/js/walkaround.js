@@ -1,7 +1,9 @@
 // The walk-around at check-in (环车检查): tap where the damage is on the outline, pick its type, take
 // photos for it, note fuel and mileage, and let the customer sign. Made to be done in under two minutes
 // while talking to the customer; photos queue on the tablet when the Wi-Fi drops.
-import { get, put, post, newIdempotencyKey } from './api.js';
+import { get, newIdempotencyKey } from './api.js';
+import { action, send } from './action.js';
+import { entries, onOutbox } from './outbox.js';
 import { h, clear, setText, toast, timeEl } from './dom.js';
 import { showError } from './forms.js';
 import { vehicleView, drawMarks } from './vehicle.js';
@@ -69,7 +71,8 @@ export function render(root, ctx, param) {
     ),
   );
 
-  const locked = () => !!walk.signed_at;
+  let pendingSignature = null; // {name, url}: signed on this tablet, not yet on the server
+  const locked = () => !!walk.signed_at || !!pendingSignature;
 
   function number(list) {
     list.forEach((m, i) => (m.number = i + 1));
@@ -102,19 +105,45 @@ export function render(root, ctx, param) {
     saveTimer = setTimeout(save, SAVE_DELAY_MS);
   }
 
+  // Every change of the map goes into the outbox as the whole map (a PUT): replayed in order, the
+  // last one wins, so a walk-around done with the Wi-Fi down is complete on the server later.
+  const subject = `walk:${roId}`;
   async function save() {
     const body = {
       marks: marks.filter((m) => m.type).map(({ id, view, x, y, type, note }) => ({ id, view, x, y, type, note })),
       fuel_level: ro?.fuel_level ?? null,
       mileage: mileage.value ? Number(mileage.value) : null,
     };
+    const act = action([{ path: `/api/repair-orders/${roId}/walkaround`, method: 'PUT', body, subject, label: { key: 'outbox.what.walkaround', params: {} }, meta: { kind: 'damage-map', roId } }]);
+    return submit(act, (reply) => {
+      walk = reply;
+    });
+  }
+
+  /**
+   * Send through the outbox; `onReply` gets the server's answer if it comes within a moment.
+   * Resolves false only when the server refused it (shown in the banner).
+   */
+  async function submit(act, onReply) {
+    let ok = true;
     try {
-      walk = await put(`/api/repair-orders/${roId}/walkaround`, body);
+      const reply = await send(act, { waitMs: 3000 });
+      onReply(reply);
       banner.hidden = true;
-      paint();
+      banner.classList.remove('form-banner-info');
     } catch (err) {
-      showError(banner, err);
+      if (err.queued) {
+        banner.hidden = false;
+        banner.classList.add('form-banner-info');
+        setText(banner, 'outbox.savedHere');
+      } else {
+        banner.classList.remove('form-banner-info');
+        showError(banner, err);
+        ok = false;
+      }
     }
+    paint();
+    return ok;
   }
 
   async function queuePhoto(mark, source) {
@@ -265,23 +294,43 @@ export function render(root, ctx, param) {
       return setText(banner, !inked ? 'walk.signFirst' : 'walk.nameFirst');
     }
     clearTimeout(saveTimer);
-    await save(); // the customer signs what is on the screen
+    // The customer signs what is on the screen (queued before the signature); a map the server
+    // refused is not signed: the banner says why.
+    if (!(await save())) return;
     const blob = await new Promise((resolve) => pad.toBlob(resolve, 'image/png'));
-    const form = new FormData();
-    form.append('signed_by', signer.value.trim());
-    form.append('file', blob, 'signature.png');
-    try {
-      walk = await post(`/api/repair-orders/${roId}/walkaround/signature`, form);
+    const name = signer.value.trim();
+    const act = action([
+      {
+        path: `/api/repair-orders/${roId}/walkaround/signature`,
+        form: [{ name: 'signed_by', value: name }, { name: 'file', blob, filename: 'signature.png' }],
+        subject,
+        label: { key: 'outbox.what.signature', params: { name } },
+        meta: { kind: 'signature', roId, name },
+      },
+    ]);
+    // Signed is signed, on the server or not yet: the map is closed on this screen either way.
+    pendingSignature = { name, url: URL.createObjectURL(blob) };
+    const ok = await submit(act, (reply) => {
+      walk = reply;
       toast('walk.signed', undefined, 'ok');
+    });
+    if (!ok) {
+      URL.revokeObjectURL(pendingSignature.url);
+      pendingSignature = null; // refused: the customer can sign again once it is put right
       paint();
-    } catch (err) {
-      showError(banner, err);
     }
   }
 
   function paintSignature() {
     clear(signPanel);
     signPanel.append(h('h2', { t: 'walk.signature' }));
+    if (!walk.signed_at && pendingSignature) {
+      signPanel.append(
+        h('img', { class: 'sign-image', src: pendingSignature.url, alt: '', 'data-testid': 'signature-image' }),
+        h('p', { 'data-testid': 'signed-by' }, h('span', { t: 'walk.signedBy', tp: { name: pendingSignature.name } }), ' ', h('span', { class: 'chip chip-queued', 'data-testid': 'signature-pending', t: 'outbox.notSent' })),
+      );
+      return;
+    }
     if (locked()) {
       signPanel.append(
         h('img', { class: 'sign-image', src: walk.signature_url, alt: '', 'data-testid': 'signature-image' }),
@@ -310,7 +359,20 @@ export function render(root, ctx, param) {
   async function load() {
     try {
       [ro, walk] = await Promise.all([get(`/api/repair-orders/${roId}`), get(`/api/repair-orders/${roId}/walkaround`)]);
-      marks = number(walk.marks.map((m) => ({ ...m })));
+      // What this tablet saved but has not sent yet is newer than the server's copy.
+      const waiting = (await entries()).filter((e) => e.meta?.roId === roId && e.state === 'pending');
+      const lastMap = waiting.filter((e) => e.meta.kind === 'damage-map').pop();
+      if (lastMap && !walk.signed_at) {
+        walk = { ...walk, marks: lastMap.json.marks };
+        ro = { ...ro, fuel_level: lastMap.json.fuel_level, mileage: lastMap.json.mileage };
+      }
+      const signature = waiting.find((e) => e.meta.kind === 'signature');
+      if (signature && !walk.signed_at && !pendingSignature) {
+        pendingSignature = { name: signature.meta.name, url: URL.createObjectURL(signature.form.find((p) => p.blob).blob) };
+      }
+      // A tap on the outline can land before this answer does: keep such new marks (unsigned only).
+      const early = walk.signed_at ? [] : marks.filter((m) => !walk.marks.some((w) => w.id === m.id));
+      marks = number([...walk.marks.map((m) => ({ ...m })), ...early]);
       mileage.value = ro.mileage ?? '';
       if (!signer.value) signer.value = ro.customer?.name || '';
       queued = await pendingPhotos(roId);
@@ -343,10 +405,38 @@ export function render(root, ctx, param) {
     }
     paint();
   });
+  // The map or the signature reached the server later (queued here): its answer is the walk-around.
+  const offOutbox = onOutbox((event) => {
+    const meta = event.entry?.meta;
+    if (meta?.roId !== roId || !['damage-map', 'signature'].includes(meta.kind)) return;
+    if (event.type === 'parked') {
+      // Refused after it was queued: the server's walk-around stands; the list keeps the item.
+      banner.classList.remove('form-banner-info');
+      showError(banner, { detail: event.entry.error });
+      if (meta.kind === 'signature' && pendingSignature) {
+        URL.revokeObjectURL(pendingSignature.url);
+        pendingSignature = null;
+      }
+      load();
+      return;
+    }
+    if (event.type !== 'done') return;
+    if (event.body && typeof event.body === 'object') {
+      const known = new Set((event.body.photos || []).map((p) => p.id));
+      walk = { ...event.body, photos: [...(event.body.photos || []), ...walk.photos.filter((p) => !known.has(p.id))] };
+    }
+    if (meta.kind === 'signature' && banner.classList.contains('form-banner-info')) {
+      banner.hidden = true;
+      banner.classList.remove('form-banner-info');
+      toast('walk.signed', undefined, 'ok');
+    }
+    paint();
+  });
   load();
   return () => {
     clearTimeout(saveTimer);
     offQueue();
+    offOutbox();
     previews.forEach((url) => URL.revokeObjectURL(url));
   };
 }

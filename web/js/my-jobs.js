@@ -1,0 +1,610 @@
+// The technician's home on the bay tablet: the working day (clock in / out), anything the system
+// stopped on its own to confirm, and my jobs soonest promise first, each with ONE huge Start/Stop
+// button, a running timer and sold-vs-actual time. Made for gloves and for reading from a metre away.
+import { get } from './api.js';
+import { h, clear, setText, timeEl, toast } from './dom.js';
+import { getLang, getShopTimeZone, onLangChange, t } from './i18n.js';
+import { showError, clearError } from './forms.js';
+import { onLiveEvent, onLiveState } from './live.js';
+import { deviceId, unsent, onOutbox } from './outbox.js';
+import { send } from './action.js';
+import { tap, askStopReason, confirmBig, formatMinutes, formatStopwatch, formatHours } from './clock.js';
+import { openFindingDialog } from './finding.js';
+import { toInputs, zonedToIso } from './time.js';
+
+const STARTABLE = new Set(['assigned', 'paused', 'rework']);
+const LIVE_TYPES = /^(job\.assigned|job\.updated|qc\.recorded|clock\.|finding\.added|attendance\.|stage\.changed)/;
+const COALESCE_MS = 250;
+const TAP_WAIT_MS = 3000; // how long a tap waits for the server before it shows as queued (gloves wait badly)
+const REFRESH_SECONDS = 120; // safety net only: the stream carries every change
+const AMBER_FROM = 0.8; // share of the estimate used: green below, amber up to 100 %, red over
+
+export function render(root, ctx) {
+  const me = ctx.state.user?.id;
+  let server = null; // the last GET /api/me/jobs
+  let data = null; // what the screen shows: the server's view with my taps still on this tablet
+  let pendingMine = []; // my taps the server's view lacks: unsent, or sent since it was read (oldest first)
+  let sentMine = []; // my entries sent while this screen shows, until a server view includes them
+  let skew = 0; // server clock − tablet clock, so timers tick from the server's running_since
+  let busy = false;
+  let loadFailed = false; // the banner shows a load error (cleared by the next good load)
+  const corrections = new Map(); // entry id → {date, time, reason, error}: survives repaints
+  let qcNames = null; // template item names in both languages, to show failed items in mine
+  const mayReadTemplate = ctx.state.user?.role !== 'technician'; // qc.read is the office's
+
+  const liveBadge = h('span', { class: 'live-state', 'data-testid': 'live-state', role: 'status' });
+  const shift = h('section', { class: 'shift-bar', 'data-testid': 'shift-bar' });
+  const banner = h('div', { class: 'form-banner', role: 'alert', 'data-testid': 'mine-error', hidden: true });
+  const review = h('section', { class: 'review-panel', 'data-testid': 'review-panel', hidden: true });
+  const list = h('div', { class: 'job-cards', 'data-testid': 'my-jobs', 'aria-busy': 'true' });
+
+  root.append(
+    h(
+      'div',
+      { class: 'page mine' },
+      h('header', { class: 'page-head' }, h('div', { class: 'title-row' }, h('h1', { t: 'mine.title' }), liveBadge)),
+      shift,
+      banner,
+      review,
+      list,
+    ),
+  );
+
+  const serverNow = () => Date.now() + skew;
+
+  // ---------- load ----------
+
+  let loading = null;
+  let again = false;
+  async function load() {
+    if (loading) {
+      again = true;
+      return loading;
+    }
+    loading = (async () => {
+      try {
+        const sentAt = Date.now();
+        // The answer says up to which of my taps from this tablet it includes (device_seq): a tap
+        // sent while it was on the way is not in it and still shows, so the card never flips back.
+        const fresh = await get(`/api/me/jobs?device=${encodeURIComponent(deviceId())}`);
+        const stillHere = await unsent(me);
+        const receivedAt = Date.now();
+        const at = Date.parse(fresh?.now);
+        const measured = Number.isFinite(at) ? at - (sentAt + receivedAt) / 2 : null;
+        if (loadFailed) clearError(banner);
+        loadFailed = false;
+        // Nothing changed on screen (events about my own tap arrive after its reply; a queued tap
+        // that reaches the server moves from the overlay into the server's view and looks the
+        // same): keep the screen as it is, so a finger already on a button never meets a freshly
+        // rebuilt one — not even while a long queue drains.
+        const chipsBefore = JSON.stringify([...queuedJobs]);
+        server = fresh;
+        notePending(stillHere);
+        const view = withPending(server, pendingMine);
+        const sameChips = chipsBefore === JSON.stringify([...queuedJobs]);
+        if (measured !== null) skew = measured;
+        if (data && sameChips && sameView(data, view) && paintedBusy === busy) return;
+        data = view;
+        if (!qcNames && mayReadTemplate && data.jobs?.some((j) => j.last_qc && !j.last_qc.passed)) loadQcNames();
+        list.removeAttribute('aria-busy');
+        paint();
+      } catch (err) {
+        if (err.status === 401) return;
+        showError(banner, err);
+        loadFailed = true;
+        list.removeAttribute('aria-busy');
+        paint();
+      }
+    })();
+    await loading;
+    loading = null;
+    if (again) {
+      again = false;
+      return load();
+    }
+  }
+
+  // QC items are signed in the inspector's language; show them in mine when the template knows them.
+  async function loadQcNames() {
+    qcNames = new Map();
+    try {
+      const tpl = await get('/api/qc-templates/default');
+      for (const item of tpl?.items || []) {
+        for (const name of [item.name_en, item.name_zh]) if (name) qcNames.set(name, item);
+      }
+      paint();
+    } catch {
+      /* keep the names as signed */
+    }
+  }
+  const qcName = (name) => {
+    const item = qcNames?.get(name);
+    if (!item) return name;
+    return (getLang() === 'zh-CN' ? item.name_zh : item.name_en) || name;
+  };
+
+  // ---------- taps ----------
+
+  /** Send a tap; errors go to the banner in words. Resolves true when the server took it. */
+  async function run(action) {
+    if (busy) return false;
+    busy = true;
+    loadFailed = false;
+    clearError(banner);
+    banner.classList.remove('form-banner-info');
+    paint();
+    let ok = false;
+    try {
+      await send(action, { waitMs: TAP_WAIT_MS });
+      ok = true;
+    } catch (err) {
+      if (err.queued) {
+        // Safe on this tablet (outbox); it goes to the server by itself when the network is back.
+        busy = false; // the next tap may come at once: paint the buttons enabled
+        banner.hidden = false;
+        banner.classList.add('form-banner-info');
+        setText(banner, 'outbox.savedHere');
+        await paintQueued();
+        return true;
+      }
+      if (err.status === 401) return false;
+      showError(banner, err);
+      if (err.status === 0 || err.status >= 500) {
+        // Nothing is known to have happened: offer the very same request again (same keys and body).
+        banner.append(' ', h('button', { type: 'button', class: 'btn btn-secondary', t: 'common.retry', 'data-testid': 'mine-retry', onclick: () => run(action) }));
+      }
+    } finally {
+      busy = false;
+    }
+    await load();
+    return ok;
+  }
+
+  const runningJob = () => data?.jobs?.find((j) => j.running_since) || null;
+
+  async function startJob(job) {
+    const open = data?.open_entry;
+    const steps = [];
+    if (open && open.job_id !== job.id) {
+      const runningTitle = open.job_title || data.jobs.find((j) => j.id === open.job_id)?.title || '';
+      const reason = await askStopReason({ jobTitle: runningTitle, switchingTo: job.title });
+      if (!reason) return;
+      // Stop the running one with its reason; 409 means it already stopped (another tablet):
+      // the start below (switch: true) is what matters.
+      steps.push({ path: `/api/jobs/${open.job_id}/clock-off`, body: { reason }, tolerate: [409], subject: `job:${open.job_id}`, meta: { jobId: open.job_id, kind: 'stop' } });
+    }
+    // The start is about both jobs: if the stop is refused, the start waits behind it.
+    const subject = open && open.job_id !== job.id ? [`job:${job.id}`, `job:${open.job_id}`] : `job:${job.id}`;
+    steps.push({ path: `/api/jobs/${job.id}/clock-on`, body: { switch: true }, subject, meta: { jobId: job.id, kind: 'start' } });
+    await run(tap(steps));
+  }
+
+  async function stopJob(job) {
+    const reason = await askStopReason({ jobTitle: job.title });
+    if (!reason) return;
+    const ok = await run(tap([{ path: `/api/jobs/${job.id}/clock-off`, body: { reason }, subject: `job:${job.id}`, meta: { jobId: job.id, kind: 'stop' } }]));
+    if (ok && reason === 'finished') toast('mine.toQc', { title: job.title }, 'ok');
+  }
+
+  async function clockIn() {
+    await run(tap([{ path: '/api/attendance/clock-in', subject: 'attendance' }]));
+  }
+
+  async function clockOut() {
+    const running = runningJob();
+    const ok = await confirmBig({
+      titleKey: 'mine.endDayTitle',
+      bodyKey: running ? 'mine.endDayRunning' : 'mine.endDayBody',
+      bodyParams: running ? { title: running.title } : undefined,
+      okKey: 'mine.endDay',
+      testid: 'end-day',
+    });
+    if (ok) await run(tap([{ path: '/api/attendance/clock-out', subject: 'attendance' }]));
+  }
+
+  async function confirmEntry(entry) {
+    await run(tap([{ path: `/api/clock-entries/${entry.id}/confirm`, clock: false, subject: `entry:${entry.id}` }]));
+  }
+
+  async function correctEntry(entry) {
+    const c = corrections.get(entry.id);
+    const reason = c.reason.trim();
+    const endedAt = c.date && c.time ? zonedToIso(c.date, c.time, getShopTimeZone()) : null;
+    c.error = !endedAt ? 'mine.correctNeedTime' : !reason ? 'mine.correctNeedReason' : null;
+    if (!c.error && Date.parse(endedAt) <= Date.parse(entry.started_at)) c.error = 'mine.correctBeforeStart';
+    if (!c.error && Date.parse(endedAt) > serverNow() + 60000) c.error = 'mine.correctFuture';
+    if (c.error) return paint();
+    corrections.delete(entry.id);
+    await run(tap([{ path: `/api/clock-entries/${entry.id}/correct`, body: { ended_at: endedAt, reason }, clock: false, subject: `entry:${entry.id}` }]));
+  }
+
+  // ---------- paint ----------
+
+  let paintedBusy = null;
+  function paint() {
+    paintedBusy = busy;
+    paintShift();
+    paintReview();
+    paintJobs();
+    tick();
+  }
+
+  function paintShift() {
+    clear(shift);
+    if (!data) return;
+    const att = data.attendance;
+    const onShift = !!(att && att.clock_in_at && !att.clock_out_at);
+    shift.dataset.onShift = String(onShift);
+    const info = h('div', { class: 'shift-info' });
+    if (onShift) {
+      info.append(
+        h('span', { class: 'shift-label', t: 'mine.onShiftSince' }),
+        timeEl(att.clock_in_at, 'time', { class: 'shift-since' }),
+        h('span', { class: 'shift-length', 'data-testid': 'shift-length', 'data-tick': 'shift', 'data-since': att.clock_in_at }),
+      );
+    } else if (att?.clock_out_at) {
+      info.append(h('span', { class: 'shift-label', t: 'mine.dayEndedAt' }), timeEl(att.clock_out_at, 'time', { class: 'shift-since' }));
+    } else {
+      info.append(h('span', { class: 'shift-label', t: 'mine.notOnShift' }));
+    }
+    shift.append(
+      info,
+      onShift
+        ? h('button', { type: 'button', class: 'btn btn-ghost btn-xl', t: 'mine.endDay', 'data-testid': 'clock-out', disabled: busy, onclick: clockOut })
+        : h('button', { type: 'button', class: 'btn btn-accent btn-xl', t: 'mine.startDay', 'data-testid': 'clock-in', disabled: busy, onclick: clockIn }),
+    );
+  }
+
+  function paintReview() {
+    const entries = data?.review || [];
+    review.hidden = !entries.length;
+    clear(review);
+    if (!entries.length) return;
+    review.append(h('h2', { t: 'mine.pleaseCheck' }), h('p', { class: 'lead', t: 'mine.pleaseCheckLead' }));
+    for (const entry of entries) review.append(reviewEntry(entry));
+  }
+
+  function reviewEntry(entry) {
+    const c = corrections.get(entry.id);
+    const row = h(
+      'article',
+      { class: 'review-entry', 'data-testid': 'review-entry', 'data-entry': entry.id },
+      h('div', { class: 'review-what' }, h('strong', { class: 'review-title' }, entry.job_title || ''),
+        h('span', { class: 'review-times' }, timeEl(entry.started_at, 'smart'), ' – ', entry.ended_at ? timeEl(entry.ended_at, 'time') : '…'),
+        h('span', { class: 'chip chip-warn', t: entry.auto_stopped ? 'mine.autoStopped' : 'mine.flagged' })),
+    );
+    if (!c) {
+      row.append(
+        h(
+          'div',
+          { class: 'review-actions' },
+          h('button', { type: 'button', class: 'btn btn-primary btn-xl', t: 'mine.confirm', 'data-testid': 'review-confirm', disabled: busy, onclick: () => confirmEntry(entry) }),
+          h('button', {
+            type: 'button',
+            class: 'btn btn-secondary btn-xl',
+            t: 'mine.correct',
+            'data-testid': 'review-correct',
+            disabled: busy,
+            onclick: () => {
+              const at = toInputs(new Date(entry.ended_at || serverNow()), getShopTimeZone());
+              corrections.set(entry.id, { date: at.date, time: at.time, reason: '', error: null });
+              paint();
+              review.querySelector(`[data-entry="${entry.id}"] [data-testid="correct-time"]`)?.focus();
+            },
+          }),
+        ),
+      );
+      return row;
+    }
+    const date = h('input', { type: 'date', class: 'input input-big', value: c.date, 'data-testid': 'correct-date', oninput: (e) => (c.date = e.target.value) });
+    const time = h('input', { type: 'time', class: 'input input-big', value: c.time, step: 60, 'data-testid': 'correct-time', oninput: (e) => (c.time = e.target.value) });
+    const reason = h('textarea', { class: 'input', rows: 2, maxlength: 300, 'data-testid': 'correct-reason', oninput: (e) => (c.reason = e.target.value), tattrs: { placeholder: 'mine.correctReasonHint' } });
+    reason.value = c.reason;
+    row.append(
+      h(
+        'div',
+        { class: 'correct-form' },
+        h('label', { class: 'field-label' }, h('span', { t: 'mine.correctEnd' }), h('span', { class: 'optional', t: 'mine.shopTime' })),
+        h('div', { class: 'grid-2' }, date, time),
+        h('label', { class: 'field-label' }, h('span', { t: 'mine.correctReason' }), h('span', { class: 'required-mark', t: 'form.required' })),
+        reason,
+        c.error ? h('p', { class: 'field-error', 'data-testid': 'field-error', t: c.error }) : null,
+        h(
+          'div',
+          { class: 'review-actions' },
+          h('button', { type: 'button', class: 'btn btn-ghost btn-xl', t: 'common.cancel', onclick: () => { corrections.delete(entry.id); paint(); } }),
+          h('button', { type: 'button', class: 'btn btn-primary btn-xl', t: 'mine.saveCorrection', 'data-testid': 'correct-save', disabled: busy, onclick: () => correctEntry(entry) }),
+        ),
+      ),
+    );
+    return row;
+  }
+
+  // A card is rebuilt only when what it shows changed: a gloved finger already on a button of
+  // another card (or of this one, while a queue drains) keeps the very button it is pressing.
+  const painted = new Map(); // job id → {key, node}
+  function paintJobs() {
+    if (!data) return clear(list);
+    const jobs = [...(data.jobs || [])].sort((a, b) => promised(a) - promised(b));
+    if (!jobs.length) {
+      painted.clear();
+      clear(list);
+      list.append(h('div', { class: 'empty-state' }, h('h2', { t: 'mine.emptyTitle' }), h('p', { t: 'mine.emptyBody' })));
+      return;
+    }
+    const nodes = jobs.map((job) => {
+      const key = JSON.stringify([job, queuedJobs.get(job.id) ?? null, busy, getLang(), qcNames?.size ?? -1, job.running_since ? data.now : null, urgency(job)]);
+      const was = painted.get(job.id);
+      if (was?.key === key) return was.node;
+      const node = card(job);
+      painted.set(job.id, { key, node });
+      return node;
+    });
+    const shown = new Set(jobs.map((j) => j.id));
+    for (const id of [...painted.keys()]) if (!shown.has(id)) painted.delete(id);
+    nodes.forEach((node, i) => {
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
+    });
+    while (list.children.length > nodes.length) list.lastElementChild.remove();
+  }
+
+  function urgency(job) {
+    const when = promised(job);
+    const now = serverNow();
+    return when < now ? 'late' : when - now <= 3600000 ? 'soon' : 'ok';
+  }
+
+  // Taps still on this tablet (outbox), by job: their cards say so until the server has them.
+  let queuedJobs = new Map();
+  function notePending(mineUnsent) {
+    // What the server's view lacks: entries after the last one it had accepted from this tablet.
+    // A refused entry stays (a refused finding says so on its card).
+    const seen = server?.device_seq ?? 0;
+    sentMine = sentMine.filter((e) => e.seq > seen);
+    const bySeq = new Map();
+    for (const e of [...sentMine, ...mineUnsent]) if (e.seq > seen || e.state === 'parked') bySeq.set(e.seq, e);
+    pendingMine = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+    // A refused tap says so (the list says why), it is not "not sent yet".
+    queuedJobs = new Map(mineUnsent.filter((e) => e.meta?.jobId != null && (e.meta.kind === 'start' || e.meta.kind === 'stop')).map((e) => [e.meta.jobId, e.state === 'parked' ? 'refused' : e.meta.kind]));
+  }
+  async function paintQueued() {
+    notePending(await unsent(me));
+    data = withPending(server, pendingMine);
+    paint();
+  }
+
+  function card(job) {
+    const ro = job.repair_order || {};
+    const v = ro.vehicle || {};
+    const running = !!job.running_since;
+    const sentBack = job.state === 'rework' && job.last_qc && !job.last_qc.passed;
+    const due = urgency(job);
+
+    let action;
+    if (running) {
+      action = h('button', { type: 'button', class: 'btn clock-btn clock-stop', 'data-testid': 'stop-job', disabled: busy, onclick: () => stopJob(job) },
+        h('span', { class: 'clock-icon', 'aria-hidden': 'true' }, '■'), h('span', { t: 'mine.stop' }));
+    } else if (STARTABLE.has(job.state)) {
+      action = h('button', { type: 'button', class: 'btn clock-btn clock-start', 'data-testid': 'start-job', disabled: busy, onclick: () => startJob(job) },
+        h('span', { class: 'clock-icon', 'aria-hidden': 'true' }, '▶'), h('span', { t: job.state === 'rework' ? 'mine.startRework' : 'mine.start' }));
+    } else {
+      action = h('div', { class: 'clock-waiting', 'data-testid': 'waiting-qc', t: job.state === 'finished' ? 'mine.waitingQc' : `job.${job.state}` });
+    }
+
+    const estimateMin = Number(job.estimated_hours) * 60;
+    const fill = h('span', { class: 'sold-fill' });
+    const bar = h('div', { class: 'sold-bar', role: 'meter', 'aria-valuemin': 0, 'data-testid': 'sold-bar' }, fill);
+    const soldText = h('span', { class: 'sold-text', 'data-testid': 'sold-text' });
+
+    return h(
+      'article',
+      {
+        class: ['job-card', `state-${job.state}`, running ? 'is-running' : '', sentBack ? 'is-sent-back' : ''],
+        'data-testid': 'job-card',
+        'data-job': job.id,
+        'data-state': job.state,
+        'data-running': String(running),
+        // read by tick(): the bar moves with the running clock. clocked_minutes already counts a
+        // running clock up to the server's `now`; only the time since then is added here.
+        'data-estimate': estimateMin,
+        'data-clocked': Number(job.clocked_minutes) || 0,
+        'data-since': running && data.now ? data.now : '',
+      },
+      h(
+        'div',
+        { class: 'job-main' },
+        h('div', { class: 'job-vehicle' },
+          h('span', { class: 'plate', lang: 'zh-CN' }, v.plate || '—'),
+          h('span', { class: 'job-car' }, [v.make, v.model, v.color].filter(Boolean).join(' · ')),
+          h('span', { class: 'ro-number' }, ro.number || '')),
+        h('div', { class: ['ro-promise', `promise-${due}`] },
+          h('span', { class: 'promise-label', t: due === 'late' ? 'today.overdue' : 'today.promised' }),
+          ro.promised_at ? timeEl(ro.promised_at, 'smart') : h('span', {}, '—'),
+          h('span', { class: ['chip', 'job-state', `job-${job.state}`], 'data-testid': 'job-state', t: `job.${job.state}` }),
+          queuedJobs.has(job.id)
+            ? h('span', { class: ['chip', queuedJobs.get(job.id) === 'refused' ? 'chip-warn' : 'chip-queued'], 'data-testid': 'queued-tap', t: `outbox.queued.${queuedJobs.get(job.id)}` })
+            : null,
+          job.rework_count > 1 ? h('span', { class: 'chip chip-warn', t: 'mine.reworkCount', tp: { count: job.rework_count } }) : null),
+        sentBack ? reworkBanner(job.last_qc) : null,
+        h('h2', { class: 'job-name' }, job.title),
+        ro.concerns?.length
+          ? h('ul', { class: 'concerns', 'data-testid': 'concerns' }, ro.concerns.map((c) => h('li', {}, c)))
+          : null,
+        h('div', { class: 'sold' }, bar, soldText),
+        job.findings?.length
+          ? h('ul', { class: 'findings', 'data-testid': 'findings' },
+              job.findings.map((f) =>
+                h('li', { 'data-testid': 'finding', 'data-pending': String(!!f.pending) },
+                  h('span', { class: 'finding-mark', 'aria-hidden': 'true' }, '!'), f.text,
+                  f.pending ? h('span', { class: ['chip', f.refused ? 'chip-warn' : 'chip-queued'], t: f.refused ? 'outbox.refusedShort' : 'outbox.notSent' }) : null)))
+          : null,
+      ),
+      h(
+        'div',
+        { class: 'job-side' },
+        running ? h('div', { class: 'stopwatch', 'data-testid': 'stopwatch', 'data-tick': 'run', 'data-since': job.running_since, 'aria-live': 'off' }) : null,
+        action,
+        h('button', {
+          type: 'button',
+          class: 'btn btn-secondary btn-xl finding-btn',
+          t: 'mine.finding',
+          'data-testid': 'finding-button',
+          onclick: () => openFindingDialog(job, { onSaved: () => paintQueued().then(load) }),
+        }),
+      ),
+    );
+  }
+
+  function reworkBanner(qc) {
+    return h(
+      'div',
+      { class: 'rework-banner', 'data-testid': 'rework-banner', role: 'note' },
+      h('strong', { class: 'rework-title', t: 'mine.sentBack' }),
+      qc.signed_at ? h('span', { class: 'muted' }, timeEl(qc.signed_at, 'smart')) : null,
+      h('ul', { class: 'rework-items' },
+        (qc.failed || []).map((item) =>
+          h('li', { 'data-testid': 'rework-item' }, h('strong', {}, qcName(item.name)), item.note ? h('span', {}, ` — ${item.note}`) : null))),
+    );
+  }
+
+  // Once a second: running timers, the shift length and the sold-vs-actual bars (no repaint).
+  function tick() {
+    const now = serverNow();
+    root.querySelectorAll('[data-tick="run"]').forEach((el) => {
+      el.textContent = formatStopwatch(now - Date.parse(el.dataset.since));
+    });
+    root.querySelectorAll('[data-tick="shift"]').forEach((el) => {
+      el.textContent = `· ${formatMinutes((now - Date.parse(el.dataset.since)) / 60000)}`;
+    });
+    root.querySelectorAll('.job-card').forEach((cardEl) => {
+      const estimate = Number(cardEl.dataset.estimate);
+      const since = cardEl.dataset.since ? Date.parse(cardEl.dataset.since) : null;
+      const clocked = Number(cardEl.dataset.clocked) + (since ? Math.max(0, (now - since) / 60000) : 0);
+      const share = estimate > 0 ? clocked / estimate : 0;
+      const level = share < AMBER_FROM ? 'ok' : share <= 1 ? 'warn' : 'over';
+      const bar = cardEl.querySelector('.sold-bar');
+      bar.dataset.level = level;
+      bar.setAttribute('aria-valuenow', String(Math.round(share * 100)));
+      cardEl.querySelector('.sold-fill').style.width = `${Math.min(100, share * 100)}%`;
+      setText(cardEl.querySelector('.sold-text'), 'mine.soldVsActual', {
+        clocked: formatMinutes(clocked),
+        estimate: estimate > 0 ? formatHours(estimate / 60) : '—',
+        pct: Math.round(share * 100),
+      });
+    });
+  }
+
+  // ---------- live ----------
+
+  const myJobIds = () => new Set((data?.jobs || []).map((j) => j.id));
+  function concernsMe(m) {
+    if (m.type === 'resync') return true;
+    if (!LIVE_TYPES.test(m.type || '')) return false;
+    const d = m.data || {};
+    const entries = [d.entry, ...(Array.isArray(d.entries) ? d.entries : [])].filter(Boolean);
+    const jobIds = [d.job_id, d.job?.id, d.finding?.job_id, ...entries.map((e) => e.job_id)].filter((id) => id != null);
+    const people = [d.technician_id, d.job?.technician?.id, d.staff_id, d.attendance?.staff_id, ...entries.map((e) => e.technician_id)].filter((id) => id != null);
+    if (people.includes(me)) return true;
+    if (typeof m.ro === 'number' && (data?.jobs || []).some((j) => j.repair_order?.id === m.ro)) return true;
+    if (m.type === 'stage.changed') return false; // another car's stage
+    const mine = myJobIds();
+    if (jobIds.some((id) => mine.has(id))) return true;
+    return !jobIds.length && !people.length; // an event that names nobody: look, to be safe
+  }
+
+  let flushTimer = null;
+  const offEvent = onLiveEvent((m) => {
+    if (m.type === 'qc.recorded' && m.data && !m.data.passed && myJobIds().has(m.data.job_id)) {
+      const job = data.jobs.find((j) => j.id === m.data.job_id);
+      toast('mine.sentBackToast', { title: job?.title || '' }, 'error');
+      navigator.vibrate?.([120, 80, 120]);
+    }
+    if (!concernsMe(m)) return;
+    if (!flushTimer) flushTimer = setTimeout(() => { flushTimer = null; load(); }, COALESCE_MS);
+  });
+  const offState = onLiveState((st) => {
+    liveBadge.dataset.state = st;
+    setText(liveBadge, `live.${st}`);
+  });
+  const offLang = onLangChange(() => paint());
+
+  const offOutbox = onOutbox((event) => {
+    if (event.type !== 'done' && event.type !== 'parked') return;
+    if (event.entry?.staffId !== me) return;
+    if (event.type === 'done') sentMine = [...sentMine.slice(-199), event.entry];
+    if (event.type === 'done' && banner.dataset.i18n === 'outbox.savedHere') {
+      clearError(banner);
+      banner.classList.remove('form-banner-info');
+    }
+    // A sent tap leaves the overlay only with the server's view that includes it (load below),
+    // so the screen never shows the moment in between.
+    if (event.type === 'parked') paintQueued();
+    if (!flushTimer) flushTimer = setTimeout(() => { flushTimer = null; load(); }, COALESCE_MS);
+  });
+  load();
+  paintQueued();
+  const ticker = setInterval(tick, 1000);
+  const refresh = setInterval(load, REFRESH_SECONDS * 1000);
+  const onVisible = () => document.visibilityState === 'visible' && load();
+  document.addEventListener('visibilitychange', onVisible);
+  return () => {
+    clearInterval(ticker);
+    clearInterval(refresh);
+    clearTimeout(flushTimer);
+    offEvent();
+    offOutbox();
+    offState();
+    offLang();
+    document.removeEventListener('visibilitychange', onVisible);
+  };
+}
+
+/**
+ * The server's view with my taps still on this tablet applied in the order I made them, so the
+ * screen shows what I did (a started job runs, a stopped one stops) before the network is back.
+ * The same rules as the server's fold: a start stops whatever runs; the stop reason decides
+ * between paused and finished; ending the day stops the running job.
+ */
+function withPending(server, pending) {
+  if (!server || !pending.length) return server;
+  const view = structuredClone(server);
+  const jobs = new Map((view.jobs || []).map((j) => [j.id, j]));
+  const stop = (job, reason) => {
+    job.running_since = null;
+    job.state = reason === 'finished' ? 'finished' : 'paused';
+    if (view.open_entry?.job_id === job.id) view.open_entry = null;
+  };
+  for (const e of pending) {
+    const what = e.url.split('/').pop();
+    if (e.state === 'parked' && what !== 'findings') continue; // refused: the server's view stands
+    const at = e.json?.device_time || e.deviceTime;
+    const job = jobs.get(e.meta?.jobId);
+    if (what === 'clock-on' && job) {
+      for (const other of view.jobs) if (other.running_since && other !== job) stop(other, 'switched');
+      if (!job.running_since) job.running_since = at;
+      job.state = 'in_progress';
+      view.open_entry = { job_id: job.id, job_title: job.title, started_at: job.running_since };
+    } else if (what === 'clock-off' && job) {
+      if (job.running_since || job.state === 'in_progress') stop(job, e.json?.reason);
+    } else if (what === 'clock-in') {
+      if (!view.attendance || view.attendance.clock_out_at) view.attendance = { clock_in_at: at, clock_out_at: null };
+    } else if (what === 'clock-out') {
+      for (const other of view.jobs) if (other.running_since) stop(other, 'end_of_shift');
+      if (view.attendance && !view.attendance.clock_out_at) view.attendance = { ...view.attendance, clock_out_at: at };
+    } else if (what === 'findings' && job) {
+      job.findings = [...(job.findings || []), { text: e.meta.text, pending: true, refused: e.state === 'parked' }];
+    }
+  }
+  return view;
+}
+
+// The same screen apart from the server's clock (`now`; clocked_minutes moves with it while a clock runs).
+function sameView(a, b) {
+  const strip = (d) => JSON.stringify({ ...d, now: null, device_seq: null, jobs: (d.jobs || []).map((j) => ({ ...j, clocked_minutes: j.running_since ? null : j.clocked_minutes })) });
+  return strip(a) === strip(b);
+}
+
+function promised(job) {
+  const when = Date.parse(job.repair_order?.promised_at);
+  return Number.isFinite(when) ? when : Infinity;
+}
