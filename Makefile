@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run demo test test-sqlite test-pg test-browser lint bench clean
+.PHONY: run demo test test-sqlite test-pg test-browser chaos lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,14 @@ test-pg: $(VENV)/.test-deps
 
 test-browser: $(VENV)/.test-deps
 	@if [ -x /usr/bin/chromium ]; then \
-		$(PY) -m pytest -p no:asyncio tests/browser; \
+		BAYLINE_TEST_PG='$(TEST_DATABASE_URL)' $(PY) -m pytest -p no:asyncio tests/browser; \
 	elif [ -n "$$CI" ]; then echo "Browser suite: /usr/bin/chromium missing (required on CI)"; exit 1; \
 	else echo "Browser suite SKIPPED: /usr/bin/chromium missing (apt-get install chromium)"; fi
+
+# The chaos test with random seeds (printed; rerun one with CHAOS_SEEDS=<seed>), RUNS per database.
+chaos: $(VENV)/.test-deps
+	CHAOS_SEEDS=random CHAOS_RUNS=$(or $(RUNS),3) BAYLINE_TEST_PG='$(TEST_DATABASE_URL)' \
+		$(PY) -m pytest -p no:asyncio tests/browser/test_chaos.py
 
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
