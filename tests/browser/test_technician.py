@@ -34,6 +34,15 @@ def current_stage(phone: Page) -> str:
     return str(phone.locator('[data-testid="stages"] li[aria-current="step"]').get_attribute("data-stage"))
 
 
+def until(page: Page, condition: Any, timeout_ms: int = 10_000) -> None:
+    """Wait (letting the page and its routes run) until `condition()` holds."""
+    for _ in range(timeout_ms // 100):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the condition did not come true in time")
+
+
 def tap(locator: Any) -> None:
     """Scroll into view, then tap. A screen repainted by a live event may swap the element between
     the two (the locator finds the new one on the next try)."""
@@ -351,3 +360,74 @@ def test_a_foreman_who_worked_on_a_job_is_told_plainly_that_someone_else_must_ch
         "You worked on this job, so you cannot sign its quality check. Ask another foreman or advisor."
     )
     expect(desk).to_have_url(f"{live_server.url}/#/qc/{job['id']}")
+
+
+TECH_RACE = {"username": "qian.gong", "name": "钱工", "role": "technician", "pin": "6173"}
+
+
+def test_a_view_read_before_a_tap_landed_never_flips_the_card_back(
+    live_server: LiveServer, new_tablet: Any
+) -> None:
+    """Poor Wi-Fi: the screen's refresh was answered just before the stop tap reached the server and
+    arrives after it. The card stays stopped; it never shows the job running again, not for a moment
+    (the tablet knows which of its taps that answer already holds)."""
+    office = new_tablet(locale="en-US").new_page()
+    office.goto(live_server.url + "/")
+    sign_in(office, MANAGER)
+    tech = add_staff(office, live_server.url, TECH_RACE)
+    ro = write_up(
+        office,
+        live_server.url,
+        customer={"name": "郑洁", "phone": "13677778888", "language": "zh-CN"},
+        vehicle={"plate": "沪F24680", "make": "Honda", "model": "Accord"},
+        concern="Wipers smear",
+        job="Wiper blades",
+        promised_hour=15,
+    )
+    job_id = ro["jobs"][0]["id"]
+    staff_post(office, f"{live_server.url}/api/jobs/{job_id}/assign", {"technician_id": tech["id"]})
+
+    bay = new_tablet(locale="en-US").new_page()
+    bay.goto(live_server.url + "/")
+    sign_in_to(bay, TECH_RACE, "my-jobs")
+    card = bay.locator(f'[data-testid="job-card"][data-job="{job_id}"]')
+    tap(card.get_by_test_id("start-job"))
+    expect(card).to_have_attribute("data-running", "true")
+
+    # Every value the card shows from here on, however briefly.
+    bay.evaluate(
+        """(job) => {
+          window.runningSeen = [];
+          const note = () => {
+            const v = document.querySelector(`[data-testid="job-card"][data-job="${job}"]`)?.dataset.running;
+            if (v !== window.runningSeen.at(-1)) window.runningSeen.push(v);
+          };
+          new MutationObserver(note).observe(document.body, {subtree: true, childList: true, attributes: true});
+          note();
+        }""",
+        job_id,
+    )
+    # The next refresh is answered now (job running) and delivered only after the stop landed.
+    held: list[tuple[Any, Any]] = []
+
+    def hold_first(route: Any) -> None:
+        if held:
+            route.continue_()  # later refreshes go through
+        else:
+            held.append((route, route.fetch()))
+
+    bay.route("**/api/me/jobs*", hold_first)
+    bay.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    until(bay, lambda: bool(held))
+    tap(card.get_by_test_id("stop-job"))
+    bay.get_by_test_id("stop-reason-break").tap()
+    ended = f"SELECT count(*) FROM clock_entry WHERE job = {job_id} AND ended_at IS NOT NULL"
+    until(bay, lambda: live_server.query(ended)[0][0] == 1)
+    expect(card).to_have_attribute("data-running", "false")
+    route, stale = held[0]
+    assert stale.json()["jobs"][0]["running_since"] is not None, "the held answer predates the stop"
+    route.fulfill(response=stale)
+    bay.wait_for_timeout(1500)  # the stale answer is painted (or not), then a fresh one follows
+    expect(card).to_have_attribute("data-running", "false")
+    seen = bay.evaluate("window.runningSeen")
+    assert seen[0] == "true" and "true" not in seen[seen.index("false") :], seen

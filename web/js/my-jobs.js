@@ -156,6 +156,8 @@ export function render(root, ctx) {
     } finally {
       busy = false;
     }
+    // Show the tap as done at once: the refresh below may take long on the bay's Wi-Fi.
+    await paintQueued();
     await load();
     return ok;
   }
