@@ -307,14 +307,18 @@ onUnauthorized(() => {
 setOutboxUser(() => (state.user ? { id: state.user.id, name: state.user.name } : null));
 
 /** The number of actions not yet on the server (every person's, photos included), on every screen. */
+let badgeReads = 0;
 async function paintOutboxBadge() {
   const badge = document.getElementById('outbox-badge');
+  const read = ++badgeReads;
   let count = 0;
   try {
     count = (await unsent()).length;
   } catch {
     /* no IndexedDB (private mode): nothing can be queued either */
   }
+  // Reads may finish out of order: one started before the latest change must not paint over it.
+  if (read !== badgeReads) return;
   badge.hidden = count === 0;
   badge.dataset.count = String(count);
   setText(badge, 'outbox.badge', { count });
