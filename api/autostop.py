@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from api import clockbook, clockstore, commands, settings
+from api import clockbook, clockstore, commands, settings, shop
 from api.commands import NewEvent, Outcome
 from api.tables import Attendance, ClockEntry
 
@@ -29,7 +29,7 @@ async def sweep(at: datetime | None = None) -> int:
     people it stopped."""
     config = settings.get()
     current = at or commands.now()
-    zone = ZoneInfo(config.shop_timezone)
+    zone = ZoneInfo(await shop.timezone())  # the zone chosen at setup, like every shown time
     latest = clockbook.autostop_cutoff(current, config.autostop_at, zone)
     stopped: set[int] = set()
     # A clock forgotten two evenings ago stops at that evening's cutoff, not at the latest one;

@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody
 
-from api import clockbook, clockstore, settings, workshop
+from api import clockbook, clockstore, shop, workshop
 from api.auth import current_user, requires
 from api.commands import NewEvent, Outcome, now
 from api.routes import clockreply
@@ -108,7 +108,7 @@ class AttendanceController(Controller):
     @get("/day", guards=[requires("attendance.read")])
     async def day(self, day: FromQuery[date | None] = None) -> dict[str, Any]:
         """Per technician for one day (shop time): attended and clocked time, utilisation, productivity."""
-        zone = ZoneInfo(settings.get().shop_timezone)
+        zone = ZoneInfo(await shop.timezone())  # the zone chosen at setup, like every shown time
         current = now()
         day = day or current.astimezone(zone).date()
         if day > current.astimezone(zone).date():
