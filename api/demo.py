@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from api import auth, db, workshop
+from api import auth, db, shop, workshop
 from api.commands import NewEvent, Outcome, execute, now
 from api.staff import create_staff
 from api.tables import ClockEntry, Customer, Job, QcRecord, RepairOrder, Shop, Staff, Vehicle
@@ -127,7 +127,8 @@ async def _fill() -> str:
             checked_in = at - timedelta(hours=3 - n * 0.4)
             promised = at + timedelta(hours=1 + n) if story != "in_progress" else at - timedelta(minutes=20)
             ro = RepairOrder(
-                number=f"{checked_in:%y%m%d}-{n + 1:03d}",
+                # Numbered by the shop's day like any order, so the first real one never collides.
+                number=await shop.next_ro_number(checked_in),
                 customer=customer.id,
                 vehicle=vehicle.id,
                 mileage=km,

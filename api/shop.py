@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from api import settings
-from api.tables import Shop
+from api.tables import RepairOrder, Shop
 
 
 async def current() -> dict[str, str] | None:
@@ -15,3 +18,13 @@ async def timezone() -> str:
     """The zone every time is shown in: the setup's choice, else SHOP_TIMEZONE."""
     row = await current()
     return row["timezone"] if row else settings.get().shop_timezone
+
+
+async def next_ro_number(at: datetime) -> str:
+    """YYMMDD-NNN for a repair order written at `at`, counted per day in the shop's time zone.
+
+    Call it inside the write transaction that saves the order, so two orders never get one number.
+    """
+    day = at.astimezone(ZoneInfo(await timezone())).strftime("%y%m%d")
+    taken = await RepairOrder.count().where(RepairOrder.number.like(f"{day}-%"))
+    return f"{day}-{taken + 1:03d}"

@@ -13,7 +13,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -106,6 +108,15 @@ def test_demo_fills_once(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "bayline.sqlite3")
     assert db.execute("SELECT count(*) FROM repair_order").fetchone()[0] >= 5
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # Demo orders are numbered like real ones: by the shop's day of check-in, 001 upwards without
+    # gaps, so the first real order of the day takes the next free number.
+    zone = ZoneInfo(db.execute("SELECT timezone FROM shop").fetchone()[0])
+    by_day: dict[str, list[int]] = {}
+    for number, created in db.execute("SELECT number, created_at FROM repair_order ORDER BY id"):
+        day, seq = number.split("-")
+        assert day == datetime.fromisoformat(str(created)).astimezone(zone).strftime("%y%m%d"), number
+        by_day.setdefault(day, []).append(int(seq))
+    assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in by_day.values()), by_day
     db.close()
 
 

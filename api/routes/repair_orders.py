@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
@@ -24,13 +23,6 @@ def _cents(value: Decimal | None) -> int | None:
 
 def _minutes(hours: Decimal) -> int:
     return int(round(hours * 60))
-
-
-async def _next_number() -> str:
-    """YYMMDD-NNN in the shop's time zone; called inside the write transaction, so no race."""
-    day = now().astimezone(ZoneInfo(await shop.timezone())).strftime("%y%m%d")
-    taken = await RepairOrder.count().where(RepairOrder.number.like(f"{day}-%"))
-    return f"{day}-{taken + 1:03d}"
 
 
 async def _job_row(ro_id: FromPath[int], job: Any, needs_approval: bool, at: Any) -> Job:
@@ -103,7 +95,7 @@ class RepairOrderController(Controller):
             await vehicle.save()
             nonce, _, token_hash = new_status_link()
             ro = RepairOrder(
-                number=await _next_number(),
+                number=await shop.next_ro_number(now()),
                 customer=customer.id,
                 vehicle=vehicle.id,
                 mileage=data.mileage,
