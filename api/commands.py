@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from piccolo.engine import engine_finder
-from piccolo.query.functions.aggregate import Max
 
 from api import db
 from api.realtime import hints
@@ -148,20 +147,6 @@ async def execute(
     return Reply(
         outcome.status_code, outcome.body, replayed=False, headers=outcome.headers, committed=committed_at
     )
-
-
-async def last_device_seq(actor: str, device_id: str) -> int | None:
-    """The highest outbox sequence number of `actor`'s actions the server accepted from that tablet.
-
-    The tablet's outbox sends each person's entries in the order made, so an entry after this number
-    is not yet in what the server shows, and one up to it is there (or was refused). A screen that
-    overlays unsent taps on a fresh view uses it to apply exactly the taps the view lacks.
-    """
-    rows = await IdempotencyRecord.select(Max(IdempotencyRecord.device_seq, alias="seq")).where(
-        (IdempotencyRecord.device_id == device_id) & (IdempotencyRecord.actor == actor)
-    )
-    seq = rows[0]["seq"] if rows else None
-    return int(seq) if seq is not None else None
 
 
 async def forget_old_keys() -> int:

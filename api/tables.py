@@ -309,7 +309,7 @@ class IdempotencyRecord(Table):
     # The ledger of accepted actions: who did it, and for a tablet's outbox which device, its
     # sequence number and when the person acted, so "each action once, in order" can be checked.
     actor = Varchar(length=64, null=True, default=None)
-    device_id = Varchar(length=64, null=True, default=None, index=True)  # "up to which tap" reads
+    device_id = Varchar(length=64, null=True, default=None)
     device_seq = Integer(null=True, default=None)
     device_at = Timestamptz(null=True, default=None)
 

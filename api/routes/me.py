@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get
-from litestar.params import Parameter
 
-from api import clockstore, commands, readmodels
+from api import clockstore, readmodels
 from api.auth import current_user, requires
 from api.commands import now
 from api.routes.attendance import attendance_out, open_attendance
@@ -42,22 +41,9 @@ async def clocked_minutes(job_ids: list[int]) -> dict[int, float]:
 
 
 @get("/api/me/jobs", guards=[requires("me.jobs")], tags=["jobs"])
-async def my_jobs(
-    request: Request,
-    device: Annotated[
-        str | None,
-        Parameter(
-            max_length=64,
-            description="this tablet's id (its outbox's Device-Id): the answer then says up to which "
-            "of my taps from it the view includes (`device_seq`)",
-        ),
-    ] = None,
-) -> dict[str, Any]:
+async def my_jobs(request: Request) -> dict[str, Any]:
     """Jobs assigned to me, soonest promise first, with what the bay tablet shows for each."""
     user = current_user(request)
-    # Read before the view: a tap accepted in between is then in the view and also re-applied by
-    # the tablet (harmless), never in neither.
-    device_seq = await commands.last_device_seq(f"staff:{user.id}", device) if device else None
     rows = (
         await readmodels.floor_jobs_query()
         .where((Job.technician == user.id) & Job.state.is_in(list(MY_STATES)))
@@ -119,5 +105,4 @@ async def my_jobs(
         "open_entry": readmodels.entry_out(open_entry, titles) if open_entry else None,
         "review": [readmodels.entry_out(e, titles) for e in review_rows],
         "jobs": jobs,
-        "device_seq": device_seq,
     }

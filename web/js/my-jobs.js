@@ -6,11 +6,11 @@ import { h, clear, setText, timeEl, toast } from './dom.js';
 import { getLang, getShopTimeZone, onLangChange, t } from './i18n.js';
 import { showError, clearError } from './forms.js';
 import { onLiveEvent, onLiveState } from './live.js';
-import { deviceId, unsent, onOutbox } from './outbox.js';
+import { unsent, onOutbox } from './outbox.js';
 import { send } from './action.js';
 import { tap, askStopReason, confirmBig, formatMinutes, formatStopwatch, formatHours } from './clock.js';
 import { openFindingDialog } from './finding.js';
-import { toInputs, zonedToIso } from './time.js';
+import { shopDate, toInputs, zonedToIso } from './time.js';
 
 const STARTABLE = new Set(['assigned', 'paused', 'rework']);
 const LIVE_TYPES = /^(job\.assigned|job\.updated|qc\.recorded|clock\.|finding\.added|attendance\.|stage\.changed)/;
@@ -23,8 +23,11 @@ export function render(root, ctx) {
   const me = ctx.state.user?.id;
   let server = null; // the last GET /api/me/jobs
   let data = null; // what the screen shows: the server's view with my taps still on this tablet
-  let pendingMine = []; // my taps the server's view lacks: unsent, or sent since it was read (oldest first)
-  let sentMine = []; // my entries sent while this screen shows, until a server view includes them
+  let pendingMine = []; // my taps the server's view may lack: unsent, or sent since it was asked for (oldest first)
+  // My entries the outbox sent while this screen shows, each with the number of views asked for
+  // by then: a view asked for later includes it; one already on its way may not.
+  let sentMine = [];
+  let asked = 0; // views asked for so far
   let skew = 0; // server clock − tablet clock, so timers tick from the server's running_since
   let busy = false;
   let loadFailed = false; // the banner shows a load error (cleared by the next good load)
@@ -64,9 +67,11 @@ export function render(root, ctx) {
     loading = (async () => {
       try {
         const sentAt = Date.now();
-        // The answer says up to which of my taps from this tablet it includes (device_seq): a tap
-        // sent while it was on the way is not in it and still shows, so the card never flips back.
-        const fresh = await get(`/api/me/jobs?device=${encodeURIComponent(deviceId())}`);
+        const ask = ++asked;
+        const fresh = await get('/api/me/jobs');
+        // A tap sent while this answer was on its way may be missing from it: it stays laid over
+        // the answer until a view asked for after it was sent arrives, so the card never flips back.
+        sentMine = sentMine.filter((e) => e.asked >= ask);
         const stillHere = await unsent(me);
         const receivedAt = Date.now();
         const at = Date.parse(fresh?.now);
@@ -325,7 +330,9 @@ export function render(root, ctx) {
   // A card is rebuilt only when what it shows changed: a gloved finger already on a button of
   // another card (or of this one, while a queue drains) keeps the very button it is pressing.
   const painted = new Map(); // job id → {key, node}
+  let paintedTimes = ''; // the day and each card's urgency when painted (tick repaints when they move)
   function paintJobs() {
+    paintedTimes = timesKey();
     if (!data) return clear(list);
     const jobs = [...(data.jobs || [])].sort((a, b) => promised(a) - promised(b));
     if (!jobs.length) {
@@ -335,9 +342,16 @@ export function render(root, ctx) {
       return;
     }
     const nodes = jobs.map((job) => {
-      const key = JSON.stringify([job, queuedJobs.get(job.id) ?? null, busy, getLang(), qcNames?.size ?? -1, job.running_since ? data.now : null, urgency(job)]);
+      // A running clock's minutes move with every read: they are not what the card shows (tick()
+      // draws them from data-clocked / data-since, updated in place below).
+      const shown = job.running_since ? { ...job, clocked_minutes: null } : job;
+      const key = JSON.stringify([shown, queuedJobs.get(job.id) ?? null, busy, getLang(), qcNames?.size ?? -1, urgency(job), shopDate(getShopTimeZone(), 0, new Date(serverNow()))]);
       const was = painted.get(job.id);
-      if (was?.key === key) return was.node;
+      if (was?.key === key) {
+        was.node.dataset.clocked = String(Number(job.clocked_minutes) || 0);
+        was.node.dataset.since = job.running_since && data.now ? data.now : '';
+        return was.node;
+      }
       const node = card(job);
       painted.set(job.id, { key, node });
       return node;
@@ -350,6 +364,9 @@ export function render(root, ctx) {
     while (list.children.length > nodes.length) list.lastElementChild.remove();
   }
 
+  // "Overdue" and "Today / Tomorrow" move with the clock, not with the data.
+  const timesKey = () => JSON.stringify([shopDate(getShopTimeZone(), 0, new Date(serverNow())), (data?.jobs || []).map(urgency)]);
+
   function urgency(job) {
     const when = promised(job);
     const now = serverNow();
@@ -359,12 +376,11 @@ export function render(root, ctx) {
   // Taps still on this tablet (outbox), by job: their cards say so until the server has them.
   let queuedJobs = new Map();
   function notePending(mineUnsent) {
-    // What the server's view lacks: entries after the last one it had accepted from this tablet.
-    // A refused entry stays (a refused finding says so on its card).
-    const seen = server?.device_seq ?? 0;
-    sentMine = sentMine.filter((e) => e.seq > seen);
+    // Everything still here (held, waiting or refused: a refused finding says so on its card), and
+    // what was sent since the shown view was asked for. Laying a tap the view already holds over it
+    // again changes nothing: each sets where its job ends up.
     const bySeq = new Map();
-    for (const e of [...sentMine, ...mineUnsent]) if (e.seq > seen || e.state === 'parked') bySeq.set(e.seq, e);
+    for (const e of [...sentMine.map((x) => x.entry), ...mineUnsent]) bySeq.set(e.seq, e);
     pendingMine = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
     // A refused tap says so (the list says why), it is not "not sent yet".
     queuedJobs = new Map(mineUnsent.filter((e) => e.meta?.jobId != null && (e.meta.kind === 'start' || e.meta.kind === 'stop')).map((e) => [e.meta.jobId, e.state === 'parked' ? 'refused' : e.meta.kind]));
@@ -471,6 +487,7 @@ export function render(root, ctx) {
 
   // Once a second: running timers, the shift length and the sold-vs-actual bars (no repaint).
   function tick() {
+    if (data?.jobs?.length && timesKey() !== paintedTimes) paintJobs();
     const now = serverNow();
     root.querySelectorAll('[data-tick="run"]').forEach((el) => {
       el.textContent = formatStopwatch(now - Date.parse(el.dataset.since));
@@ -533,7 +550,7 @@ export function render(root, ctx) {
   const offOutbox = onOutbox((event) => {
     if (event.type !== 'done' && event.type !== 'parked') return;
     if (event.entry?.staffId !== me) return;
-    if (event.type === 'done') sentMine = [...sentMine.slice(-199), event.entry];
+    if (event.type === 'done') sentMine = [...sentMine.slice(-199), { entry: event.entry, asked }];
     if (event.type === 'done' && banner.dataset.i18n === 'outbox.savedHere') {
       clearError(banner);
       banner.classList.remove('form-banner-info');
@@ -602,7 +619,7 @@ function withPending(server, pending) {
 
 // The same screen apart from the server's clock (`now`; clocked_minutes moves with it while a clock runs).
 function sameView(a, b) {
-  const strip = (d) => JSON.stringify({ ...d, now: null, device_seq: null, jobs: (d.jobs || []).map((j) => ({ ...j, clocked_minutes: j.running_since ? null : j.clocked_minutes })) });
+  const strip = (d) => JSON.stringify({ ...d, now: null, jobs: (d.jobs || []).map((j) => ({ ...j, clocked_minutes: j.running_since ? null : j.clocked_minutes })) });
   return strip(a) === strip(b);
 }
 

@@ -51,7 +51,7 @@ async function tx(mode, fn, store = STORE) {
 }
 
 /** This tablet's id: random, kept across sign-ins (the server keeps it beside each action). */
-export function deviceId() {
+function deviceId() {
   let id = localStorage.getItem(DEVICE_KEY);
   if (!id) {
     id = `tab-${newIdempotencyKey().slice(0, 13)}`;
@@ -164,6 +164,7 @@ export async function unsent(staffId = null) {
 export async function discard(seq) {
   await tx('readwrite', (s) => s.delete(seq));
   emit({ type: 'change' });
+  kick(); // what waited behind it goes now, not at the next timer
 }
 
 export async function retry(seq) {
