@@ -146,11 +146,22 @@ def test_a_chaotic_shift_loses_nothing_and_applies_nothing_twice(
         with capsys.disabled():  # the counts are printed in every run, not only when it fails
             print(line)
 
+    opened: list[BrowserContext] = []
+
+    def tablet(**options: Any) -> BrowserContext:
+        opened.append(new_tablet(**options))
+        return opened[-1]
+
     for seed in seeds():
         report(f"\nchaos seed {seed} ({chaos_db})")
-        # A fresh server (and database) per seed: every count below is of this shift alone.
+        # A fresh server (and database) per seed: every count below is of this shift alone. Its
+        # tablets close with it, so they do not keep retrying against a server that is gone.
         with live_server_at([MANAGER, ADVISOR, TECH], postgres=chaos_db == "postgresql") as server:
-            shift(server, new_tablet, seed, report)
+            try:
+                shift(server, tablet, seed, report)
+            finally:
+                while opened:
+                    opened.pop().close()
 
 
 def shift(server: LiveServer, new_tablet: Any, seed: int, report: Callable[[str], None]) -> None:
