@@ -26,5 +26,8 @@ async def next_ro_number(at: datetime) -> str:
     Call it inside the write transaction that saves the order, so two orders never get one number.
     """
     day = at.astimezone(ZoneInfo(await timezone())).strftime("%y%m%d")
-    taken = await RepairOrder.count().where(RepairOrder.number.like(f"{day}-%"))
-    return f"{day}-{taken + 1:03d}"
+    rows = await RepairOrder.select(RepairOrder.number).where(RepairOrder.number.like(f"{day}-%"))
+    # After the highest, not after the count: a gap (demo orders an older version numbered by the
+    # UTC date) must never hand out a number that is taken.
+    taken = [int(tail) for r in rows if (tail := r["number"].partition("-")[2]).isdigit()]
+    return f"{day}-{max(taken, default=0) + 1:03d}"

@@ -167,3 +167,16 @@ async def test_event_seq_rises_strictly(advisor: Any) -> None:
         await _create(advisor)
     seqs = [e["seq"] for e in await Event.select(Event.seq).order_by(Event.seq)]
     assert seqs == sorted(set(seqs)) and len(seqs) >= 4
+
+
+async def test_numbers_continue_after_the_highest_of_the_day(advisor: Any) -> None:
+    """Numbers are per shop day. A gap (orders an older version numbered) never hands out a taken one."""
+    first = (await advisor.post("/api/repair-orders", json=ro_body())).json()
+    second = (await advisor.post("/api/repair-orders", json=ro_body())).json()
+    day, seq = first["number"].split("-")
+    assert second["number"] == f"{day}-{int(seq) + 1:03d}"
+    gap = f"{day}-{int(seq) + 2:03d}"  # as if the second had been numbered one further
+    await RepairOrder.update({RepairOrder.number: gap}).where(RepairOrder.id == second["id"])
+    third = await advisor.post("/api/repair-orders", json=ro_body())
+    assert third.status_code == 201, third.text
+    assert third.json()["number"] == f"{day}-{int(seq) + 3:03d}"
