@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v22';
+const VERSION = 'bayline-shell-v23';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [

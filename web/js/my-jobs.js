@@ -342,10 +342,8 @@ export function render(root, ctx) {
       return;
     }
     const nodes = jobs.map((job) => {
-      // A running clock's minutes move with every read: they are not what the card shows (tick()
-      // draws them from data-clocked / data-since, updated in place below).
-      const shown = job.running_since ? { ...job, clocked_minutes: null } : job;
-      const key = JSON.stringify([shown, queuedJobs.get(job.id) ?? null, busy, getLang(), qcNames?.size ?? -1, urgency(job), shopDate(getShopTimeZone(), 0, new Date(serverNow()))]);
+      // tick() draws a running clock's minutes from data-clocked / data-since, updated in place below.
+      const key = JSON.stringify([steady(job), queuedJobs.get(job.id) ?? null, busy, getLang(), qcNames?.size ?? -1, urgency(job), shopToday()]);
       const was = painted.get(job.id);
       if (was?.key === key) {
         was.node.dataset.clocked = String(Number(job.clocked_minutes) || 0);
@@ -365,7 +363,8 @@ export function render(root, ctx) {
   }
 
   // "Overdue" and "Today / Tomorrow" move with the clock, not with the data.
-  const timesKey = () => JSON.stringify([shopDate(getShopTimeZone(), 0, new Date(serverNow())), (data?.jobs || []).map(urgency)]);
+  const shopToday = () => shopDate(getShopTimeZone(), 0, new Date(serverNow()));
+  const timesKey = () => JSON.stringify([shopToday(), (data?.jobs || []).map(urgency)]);
 
   function urgency(job) {
     const when = promised(job);
@@ -379,6 +378,7 @@ export function render(root, ctx) {
     // Everything still here (held, waiting or refused: a refused finding says so on its card), and
     // what was sent since the shown view was asked for. Laying a tap the view already holds over it
     // again changes nothing: each sets where its job ends up.
+    // By seq: an outbox read begun just before a send completed can still hold what `done` reported.
     const bySeq = new Map();
     for (const e of [...sentMine.map((x) => x.entry), ...mineUnsent]) bySeq.set(e.seq, e);
     pendingMine = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
@@ -617,9 +617,12 @@ function withPending(server, pending) {
   return view;
 }
 
-// The same screen apart from the server's clock (`now`; clocked_minutes moves with it while a clock runs).
+// A job as the card shows it: a running clock's minutes move with every read of the server's clock.
+const steady = (job) => (job.running_since ? { ...job, clocked_minutes: null } : job);
+
+// The same screen apart from the server's clock (`now`, and the minutes of a running clock).
 function sameView(a, b) {
-  const strip = (d) => JSON.stringify({ ...d, now: null, jobs: (d.jobs || []).map((j) => ({ ...j, clocked_minutes: j.running_since ? null : j.clocked_minutes })) });
+  const strip = (d) => JSON.stringify({ ...d, now: null, jobs: (d.jobs || []).map(steady) });
   return strip(a) === strip(b);
 }
 
