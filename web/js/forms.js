@@ -1,6 +1,7 @@
 // Shared form behaviour: field-level errors from the server's `errors[].field` paths, and turning
 // an ApiError into words a person can act on.
 import { h, clear, setText } from './dom.js';
+import { hasText } from './i18n.js';
 
 /** Put an error (ApiError or anything thrown) into a message element, translated when it's ours. */
 export function showError(el, err) {
@@ -11,6 +12,9 @@ export function showError(el, err) {
       ? setText(el, 'error.rateLimitedIn', { seconds: err.retryAfter })
       : setText(el, 'error.rateLimited');
   }
+  // A server error with a stable code is translated here, in the language the screen shows now.
+  const code = err?.body?.code;
+  if (code && hasText(`error.code.${code}`)) return setText(el, `error.code.${code}`, err.body.params || undefined);
   if (err?.detail) {
     // Server text is already in words (and in the language we asked for); nothing to re-translate.
     delete el.dataset.i18n;

@@ -773,6 +773,9 @@ export function onLangChange(fn) {
   return () => listeners.delete(fn);
 }
 
+/** Whether a key has a text of its own in both languages (an error code the screens know). */
+export const hasText = (key) => key in en && key in zh;
+
 /** t('today.jobsDone', {done: 1, total: 3}). Missing keys fall back to English, then to the key. */
 export function t(key, params) {
   let text = dictionaries[lang][key] ?? en[key];
