@@ -1,4 +1,5 @@
-"""/admin: piccolo_admin for managers (QC checklist templates, staff), behind Bayline's own sign-in.
+"""/admin: piccolo_admin for managers (the shop's settings and opening hours, QC checklist templates,
+staff), behind Bayline's own sign-in.
 
 piccolo_admin normally signs people in itself, with its own users and sessions (piccolo's BaseUser
 and SessionsBase tables) and a password. Bayline already knows who is at the tablet:
@@ -21,8 +22,9 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 from html import escape
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar import asgi
 from litestar.exceptions import (
@@ -39,7 +41,7 @@ from piccolo_api.crud.endpoints import OrderBy, PiccoloCRUD
 from piccolo_api.crud.hooks import Hook, HookType
 from piccolo_api.crud.validators import Validators
 from piccolo_api.csrf.middleware import CSRFMiddleware as PiccoloCSRFMiddleware
-from pydantic import TypeAdapter, ValidationError
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.exceptions import HTTPException
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -47,9 +49,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount
 
-from api import schemas
+from api import schemas, shop, workshop
 from api.auth import StaffUser
-from api.tables import QcTemplate, QcTemplateItem, Staff
+from api.tables import QcTemplate, QcTemplateItem, Shop, Staff
 
 log = logging.getLogger("bayline")
 
@@ -161,6 +163,73 @@ STAFF = TableConfig(
     hooks=[Hook(hook_type=HookType.pre_patch, callable=_check_staff_patch)],
 )
 
+_shop_name = TypeAdapter(
+    Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+)
+_language = TypeAdapter(schemas.Language)
+
+
+def _checked_shop(values: dict[str, Any]) -> dict[str, Any]:
+    """The shop's settings by the setup's rules (name, zone, language) and valid opening hours."""
+    cleaned = dict(values)
+    for field, adapter in (("name", _shop_name), ("language", _language)):
+        try:
+            cleaned[field] = adapter.validate_python(values[field])
+        except ValidationError as exc:
+            raise HTTPException(status_code=422, detail=f"{field}: {exc.errors()[0]['msg']}") from None
+    try:
+        ZoneInfo(values["timezone"])
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise HTTPException(
+            status_code=422,
+            detail=f"Unknown time zone {values['timezone']!r}: use an IANA name like Asia/Shanghai.",
+        ) from None
+    try:
+        shop.check_hours(values["opens"], values["closes"], values["open_days"])
+    except workshop.Invalid as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return cleaned
+
+
+async def _check_shop_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any, Any]:
+    row = await Shop.select().where(Shop.id == int(row_id)).first()
+    if row is None:
+        raise HTTPException(status_code=404, detail="No such shop.")
+    fields = {column._meta.name: value for column, value in values.items()}
+    fields.pop("created_at", None)  # when the shop was set up is a record, not a setting
+    cleaned = _checked_shop({**row, **fields})
+    return {column: cleaned[column._meta.name] for column in values if column._meta.name in fields}
+
+
+async def _check_new_shop(row: Shop) -> Shop:
+    cleaned = _checked_shop({c._meta.name: getattr(row, c._meta.name) for c in Shop._meta.columns})
+    row.name, row.language = cleaned["name"], cleaned["language"]
+    return row
+
+
+async def _one_shop(piccolo_crud: PiccoloCRUD, request: Request) -> None:
+    if await Shop.exists():
+        raise HTTPException(status_code=405, detail="There is one shop: change its settings instead.")
+
+
+# The shop's settings, opening hours included (the promise quick choices on the tablets keep inside
+# them). Normally one row, from the first-run setup; an installation set up with the CLI has none
+# until a manager adds it here.
+SHOP = TableConfig(
+    Shop,
+    menu_group="Shop",
+    validators=Validators(
+        post_single=[_one_shop],
+        put_single=[_refuse("Change the shop one field at a time (PATCH).")],
+        delete_single=[_refuse("The shop's settings cannot be deleted: change them instead.")],
+        delete_all=[_refuse("The shop's settings cannot be deleted: change them instead.")],
+    ),
+    hooks=[
+        Hook(hook_type=HookType.pre_patch, callable=_check_shop_patch),
+        Hook(hook_type=HookType.pre_save, callable=_check_new_shop),
+    ],
+)
+
 QC_TEMPLATES = TableConfig(QcTemplate, menu_group="QC checklists", order_by=[OrderBy(QcTemplate.name)])
 QC_TEMPLATE_ITEMS = TableConfig(
     QcTemplateItem,
@@ -213,7 +282,7 @@ class _ManagerBackend(AuthenticationBackend):
 
 def _build() -> AdminRouter:
     app = create_admin(
-        tables=[STAFF, QC_TEMPLATES, QC_TEMPLATE_ITEMS],
+        tables=[STAFF, SHOP, QC_TEMPLATES, QC_TEMPLATE_ITEMS],
         site_name="Bayline administration",
         translations=[ENGLISH, SIMPLIFIED_CHINESE],
         page_size=50,

@@ -78,7 +78,13 @@ class SetupController(Controller):
 
     @get("/shop")
     async def shop_info(self) -> dict[str, Any]:
-        """The shop's name, time zone and default language (public: shown on the sign-in screen)."""
+        """The shop's name, time zone, default language and opening hours (public: the sign-in
+        screen shows the name; the promise quick choices keep inside the hours)."""
         row = await shop.current()
         # No name before the setup: the top bar then shows the product name once, not twice.
-        return row or {"name": "", "timezone": await shop.timezone(), "language": "zh-CN"}
+        return row or {
+            "name": "",
+            "timezone": await shop.timezone(),
+            "language": "zh-CN",
+            "hours": dict(shop.DEFAULT_HOURS),
+        }

@@ -176,6 +176,7 @@ async def test_manager_edits_qc_templates(app: Any, manager: Any, templates: set
     assert r.status_code == 200 and r.json()["active"] is False
     assert (await c.get("/admin/api/tables/grouped/")).json()["grouped"] == {
         "People": ["staff"],
+        "Shop": ["shop"],
         "QC checklists": ["qc_template", "qc_template_item"],
     }
 

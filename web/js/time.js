@@ -68,23 +68,6 @@ export function toInputs(date, timeZone) {
   return { date: `${pad(p.year, 4)}-${pad(p.month)}-${pad(p.day)}`, time: `${pad(p.hour)}:${pad(p.minute)}` };
 }
 
-/**
- * Shop-local wall clock `hoursAhead` from now, rounded up to the next half hour
- * (so a promise reads "16:30", never "16:17"). Rounded on the wall clock, not in UTC, so zones
- * with :45 offsets still land on :00 / :30.
- */
-export function defaultPromise(timeZone, hoursAhead = 3, now = new Date()) {
-  const p = zonedParts(new Date(now.getTime() + hoursAhead * 3600000), timeZone);
-  let wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute);
-  const rem = wall % (30 * 60000);
-  if (rem !== 0 || p.second > 0) wall += 30 * 60000 - rem;
-  const w = new Date(wall);
-  return {
-    date: `${pad(w.getUTCFullYear(), 4)}-${pad(w.getUTCMonth() + 1)}-${pad(w.getUTCDate())}`,
-    time: `${pad(w.getUTCHours())}:${pad(w.getUTCMinutes())}`,
-  };
-}
-
 /** Shop-local "YYYY-MM-DD" of the day `plusDays` after today. */
 export function shopDate(timeZone, plusDays = 0, now = new Date()) {
   const p = zonedParts(now, timeZone);
