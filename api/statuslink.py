@@ -91,6 +91,7 @@ async def view(ro: dict[str, Any], token: str) -> dict[str, Any]:
             if p["kind"] in workshop.CUSTOMER_PHOTO_KINDS
         ],
         "language": customer["language"],
+        "ready_at": ro["ready_at"],
         "delivered_at": ro["delivered_at"],
         "seq": int(last["seq"]) if last else 0,
     }

@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -48,6 +49,7 @@ TEXT: dict[str, dict[str, str]] = {
         "repair_order": "Repair order",
         "promised": "Ready by",
         "ready_now": "Your car is ready for collection",
+        "ready_since": "Since {at}",
         "delivered_on": "Handed back",
         "changed_from": "Changed from {old}",
         "changed_at": "changed {at}",
@@ -71,6 +73,7 @@ TEXT: dict[str, dict[str, str]] = {
         "photos": "Photos",
         "offline": "You are offline. This page will update when the connection returns.",
         "reconnecting": "Reconnecting…",
+        "retrying": "This page could not update. Trying again…",
         "live": "Updates live",
         "switch": "中文",
         "notice.approved": "Thank you — the work is approved. We will start on it.",
@@ -80,6 +83,9 @@ TEXT: dict[str, dict[str, str]] = {
         "notice.invalid": "Please choose a score from 1 to 10.",
         "notice.failed": "That did not go through. Please try again.",
         "expired": "This link is no longer active. Please ask the service desk.",
+        "busy": "Too many requests just now. Please try again in a moment.",
+        "busy_auto": "This page tries again by itself in {seconds} s.",
+        "try_again": "Try again",
         "call": "Questions? Call the service desk.",
         "stage.checked_in": "Checked in",
         "stage.in_progress": "In progress",
@@ -104,6 +110,7 @@ TEXT: dict[str, dict[str, str]] = {
         "repair_order": "工单",
         "promised": "预计交车",
         "ready_now": "您的车已可取车",
+        "ready_since": "{at} 起",
         "delivered_on": "已交车",
         "changed_from": "原定 {old}",
         "changed_at": "更新于 {at}",
@@ -127,6 +134,7 @@ TEXT: dict[str, dict[str, str]] = {
         "photos": "照片",
         "offline": "网络已断开。恢复连接后本页会自动更新。",
         "reconnecting": "正在重新连接…",
+        "retrying": "本页未能更新，正在重试…",
         "live": "实时更新",
         "switch": "English",
         "notice.approved": "谢谢！您已同意该项目，我们会尽快施工。",
@@ -136,6 +144,9 @@ TEXT: dict[str, dict[str, str]] = {
         "notice.invalid": "请选择 1 到 10 分。",
         "notice.failed": "提交未成功，请重试。",
         "expired": "此链接已失效，请联系服务台。",
+        "busy": "当前访问过于频繁，请稍后再试。",
+        "busy_auto": "本页将在 {seconds} 秒后自动重试。",
+        "try_again": "重试",
         "call": "有疑问？请致电服务台。",
         "stage.checked_in": "已接车",
         "stage.in_progress": "维修中",
@@ -212,8 +223,12 @@ def render(
 
     stage = view["stage"]
     reached = STAGES.index(stage) if stage in STAGES else 0
-    history = view["promise_history"]
+    # A promise and why it moved ("waiting for parts") matter until the car is ready; after that
+    # the headline is since when it is ready, and the old reasons no longer apply.
+    waiting = stage not in ("ready", "delivered")
+    history = view["promise_history"] if waiting else []
     latest = history[-1] if history else None
+    ready_at = view.get("ready_at") if stage == "ready" else None
     recommended = [j for j in view["jobs"] if j.get("approval") == "pending" and j["state"] == "recommended"]
     work = [j for j in view["jobs"] if j not in recommended]
     return _env.get_template("page.html").render(
@@ -226,6 +241,8 @@ def render(
         stages=[(s, text[f"stage.{s}"], i < reached, i == reached) for i, s in enumerate(STAGES)],
         promised=fmt(view["promised_at"]),
         promised_iso=view["promised_at"].isoformat() if view["promised_at"] else "",
+        ready_since=text["ready_since"].format(at=fmt(ready_at)) if ready_at else None,
+        ready_iso=ready_at.isoformat() if ready_at else "",
         latest=latest
         and {
             "old": fmt(latest["previous_at"]) if latest.get("previous_at") else None,
@@ -244,9 +261,17 @@ def render(
         form_key=form_key,
         css=CSS,
         script=SCRIPT,
-        labels=json.dumps(
-            {"offline": text["offline"], "reconnecting": text["reconnecting"]}, ensure_ascii=False
-        ),
+        labels=json.dumps({k: text[k] for k in ("offline", "reconnecting", "retrying")}, ensure_ascii=False),
+    )
+
+
+def busy(*, token: str, lang: str, retry_after: int) -> str:
+    """The 429 page: both languages (the customer's is not looked up for a refused request),
+    the asked-for one first, and it tries the status page again by itself."""
+    again = f"/s/{quote(token, safe='')}?lang={lang}"
+    texts = [(code, TEXT[code]) for code in (lang, *(x for x in LANGUAGES if x != lang))]
+    return _env.get_template("busy.html").render(
+        lang=lang, texts=texts, retry_after=retry_after, again=again, css=CSS
     )
 
 

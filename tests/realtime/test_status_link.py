@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
+import os
 import re
 import secrets
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
 from api.tables import Event, Job, RepairOrder, Survey
 from tests.factories import in_hours, ro_body
 from tests.realtime.conftest import staff_cookie
+from tests.realtime.test_cross_worker import REDIS_URL, _redis_ok
 
 PERSONAL = {"phone": "13812345678", "vin_prefix": "LSVAB2C3", "surname_staff": "Zhang-Surname"}
 
@@ -131,3 +138,226 @@ async def test_promise_change_reaches_the_status_json(live: str, clean: None) ->
         body = (await phone.get(f"/api/status/{token}")).json()
         assert body["promise_history"][0]["reason"] == "等待配件 Waiting for parts"
         assert re.match(r"\d{4}-\d\d-\d\dT", body["promised_at"])
+
+
+def _from(live: str, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from `address` (any 127.x address is this machine on Linux)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=f"http://{live}", transport=transport)
+
+
+async def test_random_link_flood_from_one_address_spares_real_links_elsewhere(live: str, clean: None) -> None:
+    from api import ratelimit
+
+    ratelimit.reset()
+    client, _, token = await _setup(live)
+    async with (
+        contextlib.aclosing(client),
+        _from(live, "127.0.0.3") as flood,
+        _from(live, "127.0.0.4") as customer,
+    ):
+        replies = [await flood.get(f"/api/status/{secrets.token_urlsafe(32)}") for _ in range(200)]
+        refused = [r for r in replies if r.status_code == 429]
+        assert {r.status_code for r in replies} == {404, 429}
+        assert len(refused) >= 200 - ratelimit.MISSES_PER_ADDRESS
+        body = refused[-1].json()
+        assert body["code"] == "status.rate_limited" and body["params"]["retry_after"] >= 1
+        assert 1 <= int(refused[-1].headers["retry-after"]) <= ratelimit.WINDOW
+        # Refused before the lookup: the flooding address learns nothing about which links exist.
+        assert (await flood.get(f"/api/status/{token}")).status_code == 429
+        # The customer, from another address, is served: the page, its JSON and a live refresh.
+        assert (await customer.get(f"/s/{token}")).status_code == 200
+        assert (await customer.get(f"/api/status/{token}")).status_code == 200
+        # A person on the flooding address sees the page's own bilingual "try again in a moment".
+        page = await flood.get(f"/s/{secrets.token_urlsafe(32)}", headers={"Accept-Language": "en"})
+        assert page.status_code == 429 and page.headers["content-type"].startswith("text/html")
+        assert 1 <= int(page.headers["retry-after"]) <= ratelimit.WINDOW
+        assert "Please try again in a moment" in page.text and "请稍后再试" in page.text
+        assert page.text.index("Please try again") < page.text.index("请稍后再试")  # asked in English
+        assert '<html lang="en"' in page.text and "script" not in page.text
+        form = await flood.post(f"/s/{token}/survey", data={"score": "9", "key": "k"})
+        assert form.status_code == 429 and "请稍后再试" in form.text
+
+
+async def test_flood_from_the_customers_own_network_spares_the_link_it_already_uses(
+    live: str, clean: None
+) -> None:
+    """The field case: the customer shares an address with the flood (one Wi-Fi, one proxy)."""
+    from api import ratelimit
+
+    ratelimit.reset()
+    client, _, token = await _setup(live)
+    second, _, unopened = await _setup(live)
+    await second.aclose()
+    async with contextlib.aclosing(client), _from(live, "127.0.0.6") as shared:
+        assert (await shared.get(f"/s/{token}")).status_code == 200  # the customer's page is open
+        for _ in range(ratelimit.MISSES_PER_ADDRESS + 20):
+            await shared.get(f"/s/{secrets.token_urlsafe(32)}")
+        assert (await shared.get(f"/s/{secrets.token_urlsafe(32)}")).status_code == 429
+        # The open page keeps refreshing; a link never opened from this address waits like a guess.
+        assert (await shared.get(f"/s/{token}")).status_code == 200
+        assert (await shared.get(f"/api/status/{token}")).status_code == 200
+        assert (await shared.get(f"/s/{unopened}")).status_code == 429
+
+
+async def test_one_link_hammered_is_limited_per_link_not_per_address(
+    live: str, clean: None, monkeypatch: Any
+) -> None:
+    from api import ratelimit
+
+    ratelimit.reset()
+    monkeypatch.setattr(ratelimit, "HITS_PER_LINK", 20)
+    client, _, token = await _setup(live)
+    second, _, other = await _setup(live)
+    await second.aclose()
+    async with (
+        contextlib.aclosing(client),
+        _from(live, "127.0.0.7") as one,
+        _from(live, "127.0.0.8") as two,
+    ):
+        codes = [(await c.get(f"/api/status/{token}")).status_code for _ in range(15) for c in (one, two)]
+        assert codes.count(200) == 20 and codes.count(429) == 10
+        refused = await one.get(f"/api/status/{token}")
+        assert refused.status_code == 429 and refused.json()["code"] == "status.rate_limited"
+        # Another link, from the same addresses, is not affected.
+        assert (await one.get(f"/api/status/{other}")).status_code == 200
+        assert (await two.get(f"/s/{other}")).status_code == 200
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own on the real Redis (skipped without one, failed on CI)."""
+    if not await _redis_ok(REDIS_URL):
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required on CI and not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    prefix = f"bayline-test:{uuid.uuid4().hex}:"
+    yield prefix
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def test_budgets_are_shared_by_every_worker_through_redis(redis_prefix: str, monkeypatch: Any) -> None:
+    """Two workers (two limiters, two Redis connections): what one counts, the other enforces."""
+    from api import ratelimit
+
+    monkeypatch.setattr(ratelimit, "HITS_PER_LINK", 10)
+    one = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(REDIS_URL, redis_prefix))
+    two = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(REDIS_URL, redis_prefix))
+    flood, elsewhere, token = "203.0.113.9", "198.51.100.7", secrets.token_urlsafe(32)
+    try:
+        assert await two.found(flood, token, 1) is None  # a customer on the flood's network opened a link
+        for _ in range(ratelimit.MISSES_PER_ADDRESS):
+            assert await one.before_lookup(flood, secrets.token_urlsafe(32)) is None
+            await one.missed(flood)
+        refused = await two.before_lookup(flood, secrets.token_urlsafe(32))
+        assert refused is not None and 1 <= refused.retry_after <= ratelimit.WINDOW
+        assert await two.before_lookup(elsewhere, secrets.token_urlsafe(32)) is None
+        assert await one.before_lookup(flood, token) is None  # the link already in use stays open
+        # One link, hammered from many addresses through both workers: limited per link.
+        answers = [await (one, two)[i % 2].found(f"198.51.100.{i}", token, 2) for i in range(12)]
+        assert answers[:10] == [None] * 10 and all(a is not None for a in answers[10:])
+        assert await one.found(elsewhere, token, 3) is None  # another link is not affected
+        # All of it went through Redis: neither worker counted anything in its own memory.
+        assert isinstance(one.counter, ratelimit.RedisCounter) and isinstance(
+            two.counter, ratelimit.RedisCounter
+        )
+        assert len(one.counter.fallback) == len(two.counter.fallback) == 0
+    finally:
+        for limiter in (one, two):
+            assert isinstance(limiter.counter, ratelimit.RedisCounter)
+            await limiter.counter.close()
+
+
+async def test_the_app_counts_in_redis_when_redis_url_is_set(
+    live: str, clean: None, redis_prefix: str, monkeypatch: Any
+) -> None:
+    from redis.asyncio import Redis
+
+    from api import ratelimit, settings
+
+    configured = dataclasses.replace(settings.get(), redis_url=REDIS_URL)
+    monkeypatch.setattr(settings, "get", lambda: configured)
+    ratelimit.reset()
+    address = "127.0.0.9"
+    async with _from(live, address) as flood:
+        for _ in range(ratelimit.MISSES_PER_ADDRESS):
+            assert (await flood.get(f"/api/status/{secrets.token_urlsafe(32)}")).status_code == 404
+        assert (await flood.get(f"/api/status/{secrets.token_urlsafe(32)}")).status_code == 429
+    # Another worker, with nothing counted in its own memory, sees the same count in Redis.
+    other = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(REDIS_URL))
+    client = Redis.from_url(REDIS_URL)
+    try:
+        assert await other.before_lookup(address, secrets.token_urlsafe(32)) is not None
+    finally:
+        assert isinstance(other.counter, ratelimit.RedisCounter)
+        await other.counter.close()
+        await client.delete(f"bayline:rl:miss:{address}")
+        await client.aclose()
+        await ratelimit.aclose()
+
+
+async def test_while_redis_is_away_each_worker_counts_on_its_own(caplog: Any) -> None:
+    from api import ratelimit
+
+    counter = ratelimit.RedisCounter("redis://127.0.0.1:1/0")  # nothing listens there
+    limits = ratelimit.StatusLinkLimiter(counter)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bayline.ratelimit"):
+            for _ in range(ratelimit.MISSES_PER_ADDRESS):
+                assert await limits.before_lookup("203.0.113.10", secrets.token_urlsafe(32)) is None
+                await limits.missed("203.0.113.10")
+            assert await limits.before_lookup("203.0.113.10", secrets.token_urlsafe(32)) is not None
+        warnings = [r for r in caplog.records if "Redis unreachable" in r.message]
+        assert len(warnings) == 1  # said once, not once per request
+    finally:
+        await counter.close()
+
+
+async def test_memory_counts_expire_with_their_window_and_are_swept() -> None:
+    from api import ratelimit
+
+    clock = [1000.0]
+    counter = ratelimit.MemoryCounter(clock=lambda: clock[0])
+    assert await counter.add("a", 60) == (1, 60)
+    clock[0] += 20
+    assert await counter.add("a", 60) == (2, 40)  # the window runs from the first count
+    clock[0] += 40
+    assert await counter.peek("a") == (0, 0.0) and await counter.add("a", 60) == (1, 60)
+    for i in range(3 * ratelimit.MemoryCounter.SWEEP_EVERY):
+        await counter.add(f"flood-{i}", 60)
+        clock[0] += 0.1  # a flood from ever new addresses, 10 a second
+    assert len(counter) < 2 * 600  # only about one window's worth of keys is kept
+
+
+async def test_behind_a_trusted_proxy_the_flood_and_the_customer_are_told_apart(
+    live: str, clean: None, monkeypatch: Any
+) -> None:
+    """The field case: every request arrives from the reverse proxy; X-Forwarded-For names the client."""
+    from ipaddress import ip_network
+
+    from api import ratelimit, settings
+
+    configured = dataclasses.replace(settings.get(), trusted_proxies=(ip_network("127.0.0.0/8"),))
+    monkeypatch.setattr(settings, "get", lambda: configured)
+    ratelimit.reset()
+    client, _, token = await _setup(live)
+    async with contextlib.aclosing(client), _from(live, "127.0.0.10") as proxy:
+        flood = {"X-Forwarded-For": "203.0.113.5"}
+        for _ in range(ratelimit.MISSES_PER_ADDRESS + 5):
+            await proxy.get(f"/api/status/{secrets.token_urlsafe(32)}", headers=flood)
+        assert (await proxy.get(f"/api/status/{token}", headers=flood)).status_code == 429
+        customer = {"X-Forwarded-For": "198.51.100.7"}
+        assert (await proxy.get(f"/s/{token}", headers=customer)).status_code == 200
+        # A client cannot pick its own address: the hop the proxy appended is the one that counts.
+        forged = {"X-Forwarded-For": "198.51.100.7, 203.0.113.5"}
+        assert (
+            await proxy.get(f"/api/status/{secrets.token_urlsafe(32)}", headers=forged)
+        ).status_code == 429

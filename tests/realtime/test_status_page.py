@@ -6,9 +6,11 @@ import base64
 import contextlib
 import gzip
 import hashlib
+import json
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
 import httpx
@@ -159,3 +161,51 @@ async def test_page_is_gzip_and_decodes_to_the_same(live: str, clean: None) -> N
             await resp.aclose()
         text = gzip.decompress(wire).decode()
         assert len(wire) <= BUDGET and '<main id="page"' in text
+
+
+async def test_ready_headline_says_since_when_and_drops_the_old_delay_notice(live: str, clean: None) -> None:
+    """A car that is ready says since when (shop time), not the promise; "waiting for parts" is over."""
+    from zoneinfo import ZoneInfo
+
+    shop = ZoneInfo("Asia/Shanghai")  # the tests' shop zone
+    client, ro, token = await _setup(live)
+    async with contextlib.aclosing(client), httpx.AsyncClient(base_url=f"http://{live}") as phone:
+        later = datetime.now(UTC) + timedelta(days=2)
+        r = await client.post(
+            f"/api/repair-orders/{ro['id']}/promise",
+            json={"promised_at": later.isoformat(), "reason": "Waiting for parts"},
+        )
+        assert r.status_code == 200, r.text
+        waiting = (await phone.get(f"/s/{token}?lang=en")).text
+        assert "Waiting for parts" in waiting and 'data-testid="promised-at"' in waiting
+        await Job.update({Job.state: "qc_passed"}).where(Job.repair_order == ro["id"])
+        assert (await client.post(f"/api/repair-orders/{ro['id']}/ready")).status_code == 200
+        # Ready three days ago at 10:05 shop time: a date the page must name, whatever the hour now.
+        day = datetime.now(shop).date() - timedelta(days=3)
+        since = datetime(day.year, day.month, day.day, 10, 5, tzinfo=shop)
+        await RepairOrder.update({RepairOrder.ready_at: since}).where(RepairOrder.id == ro["id"])
+        en = (await phone.get(f"/s/{token}?lang=en")).text
+        headline = re.search(r'data-testid="promise">(.*?)</section>', en, re.S)
+        assert headline, en
+        en_day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[since.weekday()]
+        assert "ready for collection" in headline.group(1)
+        assert f"Since {en_day} {day.day} {since.strftime('%b')}, 10:05" in headline.group(1)
+        assert 'data-testid="ready-since"' in headline.group(1)
+        assert 'data-testid="promised-at"' not in en and "Waiting for parts" not in en
+        zh = (await phone.get(f"/s/{token}?lang=zh-CN")).text
+        assert f"{day.month}月{day.day}日 周{'一二三四五六日'[since.weekday()]} 10:05 起" in zh
+        assert "Waiting for parts" not in zh and "原定" not in zh
+
+
+async def test_live_banner_labels_in_both_languages(live: str, clean: None) -> None:
+    client, _, token = await _setup(live)
+    async with contextlib.aclosing(client), httpx.AsyncClient(base_url=f"http://{live}") as phone:
+        labels = {}
+        for lang in ("en", "zh-CN"):
+            html = (await phone.get(f"/s/{token}?lang={lang}")).text
+            found = re.search(r'data-labels="([^"]*)"', html)
+            assert found
+            labels[lang] = json.loads(unescape(found.group(1)))
+        assert set(labels["en"]) == set(labels["zh-CN"]) >= {"offline", "reconnecting", "retrying"}
+        assert labels["en"]["retrying"] == "This page could not update. Trying again…"
+        assert labels["zh-CN"]["retrying"] == "本页未能更新，正在重试…"
