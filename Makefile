@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run demo test test-sqlite test-pg test-browser chaos lint bench clean
+.PHONY: run demo test test-sqlite test-pg test-browser chaos lint bench clean vendor-axe
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,23 @@ lint: $(VENV)/.test-deps
 bench: $(VENV)/.test-deps
 	@$(PY) -m pip install -q pyvips pyvips-binary >/dev/null 2>&1 || echo "pyvips not installable here: bench_photos skips that comparison"
 	@ls tests/bench/*.py >/dev/null 2>&1 && for f in tests/bench/bench_*.py; do $(PY) $$f || exit 1; done || echo "no benchmarks yet"
+
+# axe-core for the browser suite's accessibility check (tests/browser/test_a11y.py), pinned and kept in
+# the tree so the tests need no network: `make vendor-axe` (or AXE_VERSION=4.x.y) refreshes it from npm.
+AXE_VERSION ?= 4.10.3
+AXE_DIR := tests/browser/vendor
+vendor-axe:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	tgz=$$(cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION)); \
+	tar -xzf "$$tmp/$$tgz" -C "$$tmp"; \
+	mkdir -p $(AXE_DIR); \
+	cp "$$tmp/package/axe.min.js" $(AXE_DIR)/axe.min.js; \
+	cp "$$tmp/package/LICENSE" $(AXE_DIR)/LICENSE.axe-core; \
+	cp "$$tmp/package/LICENSE-3RD-PARTY.txt" $(AXE_DIR)/LICENSE-3RD-PARTY.axe-core; \
+	{ echo "axe-core $(AXE_VERSION) (npm), file package/axe.min.js, licence MPL-2.0 (LICENSE.axe-core;"; \
+	  echo "bundled third-party code: LICENSE-3RD-PARTY.axe-core). Refresh: make vendor-axe AXE_VERSION=x.y.z"; \
+	  echo "sha256 $$(sha256sum $(AXE_DIR)/axe.min.js | cut -d' ' -f1)  axe.min.js"; } > $(AXE_DIR)/VERSION; \
+	cat $(AXE_DIR)/VERSION
 
 clean:
 	rm -rf $(VENV) *.egg-info

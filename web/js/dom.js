@@ -78,18 +78,10 @@ export function clear(el) {
   return el;
 }
 
-/** Initials for an avatar: "Li Wei" → "LW"; Chinese names show the given name, as colleagues say it. */
-export function initials(name = '') {
-  const trimmed = name.trim();
-  if (!trimmed) return '?';
-  if (/[\u3400-\u9fff]/.test(trimmed)) {
-    const chars = [...trimmed.replace(/\s+/g, '')];
-    return chars.length >= 3 ? chars.slice(-2).join('') : chars.join('');
-  }
-  const words = trimmed.split(/\s+/);
-  const first = words[0][0] || '';
-  const last = words.length > 1 ? words[words.length - 1][0] : '';
-  return (first + last).toUpperCase();
+let lastId = 0;
+/** A fresh document-unique id, to tie a control to the text that names it (aria-labelledby). */
+export function uid(prefix = 'id') {
+  return `${prefix}-${++lastId}`;
 }
 
 let toastTimer;

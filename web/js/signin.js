@@ -1,12 +1,13 @@
 // "Who are you?" tiles, then a PIN pad. Picking the person first means a PIN only has to be unique
 // per person, and the lockout counts per person (all bay tablets share one address).
 import { get, post } from './api.js';
-import { h, clear, initials, setText } from './dom.js';
+import { h, clear, setText } from './dom.js';
 import { showError, clearError } from './forms.js';
 
 const MIN_PIN = 4;
 const MAX_PIN = 8;
 const ROLES = ['advisor', 'technician', 'foreman', 'manager'];
+const CONTROLS = 'button, a[href], input, select, textarea, summary, [role="button"], [contenteditable="true"]';
 
 export function render(root, ctx) {
   const page = h('div', { class: 'page signin' });
@@ -17,7 +18,8 @@ export function render(root, ctx) {
     disposePad?.();
     disposePad = null;
     clear(page);
-    const list = h('div', { class: 'tiles', role: 'list', 'aria-busy': 'true' });
+    // role=list again: Safari drops a <ul>'s list semantics once its bullets are styled away.
+    const list = h('ul', { class: 'tiles', role: 'list', 'aria-busy': 'true' });
     const error = h('p', { class: 'form-banner', role: 'alert', hidden: true });
     page.append(
       h('header', { class: 'page-head centered' }, h('h1', { t: 'signin.title' }), h('p', { class: 'lead', t: 'signin.lead' })),
@@ -32,7 +34,7 @@ export function render(root, ctx) {
         list.replaceWith(h('div', { class: 'empty-state' }, h('h2', { t: 'signin.noStaffTitle' }), h('p', { t: 'signin.noStaffBody' }), h('code', { class: 'cli' }, 'python -m api staff add --username … --name "…" --role advisor --pin …')));
         return;
       }
-      for (const person of staff) list.append(tile(person));
+      for (const person of staff) list.append(h('li', { class: 'tile-slot' }, tile(person)));
     } catch (err) {
       tilesFailed = true;
       list.remove();
@@ -47,7 +49,6 @@ export function render(root, ctx) {
       'button',
       {
         type: 'button',
-        role: 'listitem',
         class: ['tile', `role-${role}`],
         'data-testid': 'staff-tile',
         'data-username': person.username,
@@ -79,6 +80,28 @@ export function render(root, ctx) {
     window.removeEventListener('online', onOnline);
     disposePad?.();
   };
+}
+
+// Scripts written without spaces inside a name, one syllable per character: an avatar shows
+// characters from these, letters from any other.
+const SYLLABIC = /[\p{Script=Han}\p{Script=Hangul}]/u;
+
+/**
+ * The avatar's initials. A name with a Chinese (or Korean) part uses that part, whatever the screen's
+ * language ("刘洋 Liu Yang" → 刘洋): people find themselves by their avatar, so it must not change when
+ * the language does, and in these shops the Chinese name is the one colleagues use. Two characters
+ * stay whole; a longer name gives its last two, the given name (王小明 → 小明). Any other name gives
+ * the first letters of its first and last words (a username's parts count as words: li.na → LN).
+ */
+export function initials(name = '') {
+  const chars = [...String(name)].filter((ch) => SYLLABIC.test(ch));
+  if (chars.length) return chars.slice(-2).join('');
+  const firsts = String(name)
+    .split(/[\s._·-]+/)
+    .map((word) => [...word].find((ch) => /[\p{L}\p{N}]/u.test(ch)))
+    .filter(Boolean);
+  if (!firsts.length) return '?';
+  return (firsts.length > 1 ? firsts[0] + firsts[firsts.length - 1] : firsts[0]).toUpperCase();
 }
 
 function avatar(person) {
@@ -210,8 +233,19 @@ function pinPad(page, person, { onBack, onSignedIn }) {
     tick();
   }
 
+  // Enter on a control reached with the keyboard (the language button, "Not me", a key of the pad)
+  // is that control's own. A control clicked keeps the focus, though: Enter typed after clicking the
+  // digits still means OK.
+  let clicked = null;
+  const onPointer = (e) => {
+    clicked = e.target instanceof Element ? e.target.closest(CONTROLS) : null;
+  };
+
   function onKey(e) {
+    if (e.key === 'Tab') clicked = null;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const control = e.target instanceof Element ? e.target.closest(CONTROLS) : null;
+    if (e.key === 'Enter' && control && control !== clicked) return;
     if (/^\d$/.test(e.key)) press(e.key);
     else if (e.key === 'Backspace') press('back');
     else if (e.key === 'Enter') press('ok');
@@ -220,10 +254,12 @@ function pinPad(page, person, { onBack, onSignedIn }) {
     e.preventDefault();
   }
   document.addEventListener('keydown', onKey);
+  document.addEventListener('pointerdown', onPointer, true);
   paint();
 
   return () => {
     document.removeEventListener('keydown', onKey);
+    document.removeEventListener('pointerdown', onPointer, true);
     clearInterval(countdown);
   };
 }

@@ -56,10 +56,13 @@ function front(svg, rear) {
   );
 }
 
-/** An <svg> for one view; `onTap(x, y)` gets 0..1 coordinates. */
+/**
+ * An <svg> for one view; `onTap(x, y)` gets 0..1 coordinates. It is a control (a button in the tab
+ * order): the caller names it and gives it its keyboard use.
+ */
 export function vehicleView(view, onTap) {
   const { w, h } = VIEWS[view];
-  const svg = el('svg', { viewBox: `0 0 ${w} ${h}`, class: `car-view car-${view}`, 'data-view': view, role: 'img' });
+  const svg = el('svg', { viewBox: `0 0 ${w} ${h}`, class: `car-view car-${view}`, 'data-view': view, role: 'button', tabindex: 0 });
   if (view === 'left') side(svg, false);
   else if (view === 'right') side(svg, true);
   else if (view === 'top') top(svg);
@@ -81,7 +84,7 @@ export function drawMarks(svg, marks, selectedId) {
   const { w, h } = VIEWS[svg.dataset.view];
   marks.forEach((m) => {
     if (m.view !== svg.dataset.view) return;
-    const g = el('g', { class: `car-mark mark-${m.type || 'new'}${m.id === selectedId ? ' selected' : ''}`, 'data-mark': m.id });
+    const g = el('g', { class: `car-mark mark-${m.type || 'new'}${m.id === selectedId ? ' selected' : ''}`, 'data-mark': m.id, 'data-x': m.x, 'data-y': m.y });
     g.append(el('circle', { cx: m.x * w, cy: m.y * h, r: 13 }));
     const label = el('text', { x: m.x * w, y: m.y * h + 5, 'text-anchor': 'middle' });
     label.textContent = String(m.number);
