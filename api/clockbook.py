@@ -34,6 +34,12 @@ SKEW_FLAG = timedelta(minutes=10)
 SKEW_FLAG_UNCORRECTED = timedelta(minutes=5)
 # Older taps are not folded in any more: a foreman enters them as a correction instead.
 LATE_LIMIT = timedelta(hours=48)
+# A tap that reaches us this long after it happened is taken (offline work is real) but flagged for
+# the foreman: a working day is shorter than this, so such a tap was held back or back-dated.
+REVIEW_AGE = timedelta(hours=4)
+# Why a foreman should look at a tap, in the order they are shown (stored on ClockEvent.review and
+# carried into the entry's flags by the fold; a foreman's review clears ClockEntry.reviewed_at's need).
+REVIEW_FLAGS = ("late_tap", "before_job", "before_day")
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,26 @@ def effective_time(
             "This clock tap is more than 48 hours old: ask the foreman to enter it as a correction."
         )
     return at, flagged
+
+
+def review_reasons(
+    at: datetime,
+    received: datetime,
+    *,
+    job_created: datetime | None = None,
+    day_started: datetime | None = None,
+) -> tuple[str, ...]:
+    """Why the foreman should look at a tap: it arrived REVIEW_AGE or more after it happened, or it
+    is older than its job or than the person's open working day (beyond the clock error a tablet
+    may have left after correction)."""
+    reasons = []
+    if received - at > REVIEW_AGE:
+        reasons.append("late_tap")
+    if job_created is not None and at < job_created - SKEW_CORRECT:
+        reasons.append("before_job")
+    if day_started is not None and at < day_started - SKEW_CORRECT:
+        reasons.append("before_day")
+    return tuple(reasons)
 
 
 def job_state_after(current: JobState, intervals: list[Interval]) -> JobState:

@@ -41,8 +41,10 @@ async def append(
     device_at: datetime | None = None,
     device_sent_at: datetime | None = None,
     skewed: bool = False,
+    review: tuple[str, ...] = (),
 ) -> Refolded:
-    """Keep one accepted tap and re-derive what it changes."""
+    """Keep one accepted tap (with why a foreman should look at it, if anything) and re-derive what
+    it changes."""
     await ClockEvent(
         key=key,
         technician=technician,
@@ -55,6 +57,7 @@ async def append(
         received_at=received,
         skewed=skewed,
         actor=actor,
+        review=",".join(review),
     ).save()
     return await refold(technician, at)
 
@@ -76,6 +79,7 @@ async def refold(technician: int, since: datetime) -> Refolded:
     start = min([since, *(r["started_at"] for r in reaching)])
     events = await ClockEvent.select().where((ClockEvent.technician == technician) & (ClockEvent.at >= start))
     skewed = {e["key"] for e in events if e["skewed"]}
+    review = {e["key"]: _flags(e["review"] or "") for e in events}
     device = {e["key"]: e["device_at"] for e in events}
     book = clockbook.fold(
         clockbook.ClockEvent(key=e["key"], kind=e["kind"], at=e["at"], job=e["job"], reason=e["reason"])
@@ -92,6 +96,8 @@ async def refold(technician: int, since: datetime) -> Refolded:
         flags = list(i.flags)
         if i.key in skewed or (i.end_key in skewed):
             flags.append("clock_skew")
+        reasons = {*review.get(i.key, ()), *(review.get(i.end_key, ()) if i.end_key else ())}
+        flags.extend(f for f in clockbook.REVIEW_FLAGS if f in reasons)
         wanted[i.key] = {
             "job": i.job,
             "started_at": i.start,
@@ -120,9 +126,11 @@ async def refold(technician: int, since: datetime) -> Refolded:
             entry_id = int(entry.id)
         else:
             entry_id = row["id"]
-            await ClockEntry.update({getattr(ClockEntry, k): v for k, v in values.items()}).where(
-                ClockEntry.id == entry_id
-            )
+            changes = {getattr(ClockEntry, k): v for k, v in values.items()}
+            # A reason the foreman has not seen yet puts a reviewed entry back on their list.
+            if set(review_of(values)) - set(review_of(row)):
+                changes[ClockEntry.reviewed_at] = None
+            await ClockEntry.update(changes).where(ClockEntry.id == entry_id)
         touched_jobs.add(values["job"])
         if row is not None:
             touched_jobs.add(row["job"])
@@ -181,3 +189,13 @@ def effective(row: dict[str, Any]) -> tuple[datetime, datetime | None]:
 
 def flags_of(row: dict[str, Any]) -> list[str]:
     return list(_flags(row.get("flags") or ""))
+
+
+def review_of(row: dict[str, Any]) -> list[str]:
+    """Why a foreman should look at this entry (clockbook.REVIEW_FLAGS order); empty: nothing odd."""
+    flags = flags_of(row)
+    return [f for f in clockbook.REVIEW_FLAGS if f in flags]
+
+
+def needs_review(row: dict[str, Any]) -> bool:
+    return bool(review_of(row)) and row.get("reviewed_at") is None

@@ -1,18 +1,26 @@
 """`python -m api demo`: a realistic demo workshop for someone evaluating Bayline.
 
 Staff with known PINs, and repair orders in every stage, written through the command path so
-the event log (and later the live board and KPIs) sees them like real work.
+the event log (and later the live board and KPIs) sees them like real work. The working days and
+job clocks go through the very use cases a tablet's taps do (with the demo's times), so the clock
+history is whole and the demo's entries can be switched, confirmed, corrected and ended like any.
+
+It fills an empty database only: on a shop in use it would add a manager whose PIN it prints.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from api import auth, db, shop, workshop
+from api import auth, clockstore, db, readmodels, shop, workshop
 from api.commands import NewEvent, Outcome, execute, now
+from api.routes.attendance import start_day
+from api.routes.jobs import ClockOffIn, ClockOnIn, DeviceTimes, start_job, stop_job
 from api.staff import create_staff
-from api.tables import ClockEntry, Customer, Job, QcRecord, RepairOrder, Shop, Staff, Vehicle
+from api.tables import ClockEntry, Customer, Event, Job, QcRecord, RepairOrder, Shop, Staff, Vehicle
+
+ACTOR = "demo"  # the events' actor: how a second run knows the demo is there already
 
 STAFF = [
     ("wang.min", "王敏 Wang Min", "manager", "4826"),
@@ -95,13 +103,35 @@ ORDERS = [
     ),
 ]
 
+# What each story's technician did, in minutes before the demo is made: (job, start, stop, reason).
+# One technician's clocks never overlap (Sun Hao paused the door for approval before the brakes).
+TAPS: dict[str, list[tuple[int, int, int | None, str | None]]] = {
+    "in_progress": [(0, 45, None, None)],
+    "quality_check": [(0, 120, 85, "finished"), (1, 80, 40, "finished")],
+    "ready": [(0, 100, 70, "finished")],
+    "recommendation": [(0, 70, 50, "waiting_approval")],
+}
+DAY_STARTED = timedelta(hours=3, minutes=10)  # "Start my day" of each technician, before any job
+QC_SIGNED = timedelta(minutes=15)
+READY = timedelta(minutes=10)
 
-async def _fill() -> str:
-    if await Staff.exists().where(Staff.username == "wang.min"):
-        return "The demo workshop is already there (sign in as any demo person below).\n" + _pins()
+
+async def create() -> str:
+    """Fill the demo workshop into an empty database (the engine is running). A second run finds
+    its own demo and changes nothing; a database in use is refused with workshop.Conflict."""
 
     async def handler() -> Outcome:
         at = now()
+        staff = await Staff.count()
+        orders = await RepairOrder.count()
+        if staff or orders:
+            if await Event.exists().where(Event.actor == ACTOR):
+                return Outcome(200, {"created": False})
+            raise workshop.Conflict(
+                f"This database is in use ({staff} staff, {orders} repair orders): the demo fills only "
+                "an empty database; give it a new DATA_DIR (or DATABASE_URL).",
+                code="demo.shop_in_use",
+            )
         if not await Shop.exists():
             await Shop(
                 name="Bayline 演示店 Demo Motors", timezone="Asia/Shanghai", language="zh-CN", created_at=at
@@ -110,7 +140,11 @@ async def _fill() -> str:
         for username, name, role, pin in STAFF:
             people[username] = await create_staff(username, name, role, auth.hash_pin(pin))
         techs = [people["liu.yang"], people["sun.hao"], people["zhou.qiang"]]
-        events = []
+        events: list[NewEvent] = []
+        for person in techs:
+            events += (
+                await start_day(int(person.id), DeviceTimes(device_time=at - DAY_STARTED), now())
+            ).events
         for n, (cust, phone, plate, make, model, color, km, concerns, jobs, story) in enumerate(ORDERS):
             customer = Customer(name=cust, phone=phone, language="en" if cust.isascii() else "zh-CN")
             await customer.save()
@@ -140,47 +174,31 @@ async def _fill() -> str:
                 status_token_hash=token_hash,
                 created_by=people["li.na"].id,
                 created_at=checked_in,
-                ready_at=at - timedelta(minutes=10) if story == "ready" else None,
             )
             await ro.save()
-            tech = techs[n % len(techs)]
+            events.append(NewEvent("ro.created", ro.id, {"number": ro.number, "plate": plate, "demo": True}))
+            tech = int(techs[n % len(techs)].id)
+            job_ids = []
             for title, hours, price in jobs:
-                state = {
-                    "checked_in": workshop.JobState.ASSIGNED,
-                    "in_progress": workshop.JobState.IN_PROGRESS,
-                    "quality_check": workshop.JobState.FINISHED,
-                    "ready": workshop.JobState.QC_PASSED,
-                    "recommendation": workshop.JobState.PAUSED,
-                }[story]
+                state, approval = workshop.new_job(needs_approval=False)
                 job = Job(
                     repair_order=ro.id,
                     title=title,
                     estimated_minutes=int(hours * 60),
                     price_cents=price * 100,
                     needs_approval=False,
-                    approval=None,
-                    state=state.value,
-                    technician=tech.id,
+                    approval=approval,
+                    state=workshop.assign(workshop.JobFacts(0, title, state)).value,
+                    technician=tech,
                     created_at=checked_in,
                 )
                 await job.save()
-                if state is not workshop.JobState.ASSIGNED:
-                    running = state is workshop.JobState.IN_PROGRESS and title == jobs[0][0]
-                    await ClockEntry(
-                        job=job.id,
-                        technician=tech.id,
-                        started_at=checked_in + timedelta(minutes=30),
-                        ended_at=None if running else at - timedelta(minutes=40),
-                        reason=None if running else "finished",
-                    ).save()
-                if state is workshop.JobState.QC_PASSED:
-                    await QcRecord(
-                        job=job.id,
-                        signer=people["zhao.lei"].id,
-                        passed=True,
-                        items=json.dumps([{"name": "Work done to standard", "result": "pass"}]),
-                        signed_at=at - timedelta(minutes=15),
-                    ).save()
+                job_ids.append(int(job.id))
+                events.append(NewEvent("job.assigned", ro.id, {"job_id": job.id, "technician_id": tech}))
+            for index, started, stopped, reason in TAPS.get(story, []):
+                events += await _clock(tech, job_ids[index], at, started, stopped, reason)
+            if story == "ready":
+                events += await _pass_qc_and_ready(ro.id, job_ids, int(people["zhao.lei"].id), at)
             if story == "recommendation":
                 extra = Job(
                     repair_order=ro.id,
@@ -196,11 +214,49 @@ async def _fill() -> str:
                 events.append(
                     NewEvent("approval.requested", ro.id, {"job_id": extra.id, "title": extra.title})
                 )
-            events.append(NewEvent("ro.created", ro.id, {"number": ro.number, "plate": plate, "demo": True}))
-        return Outcome(201, {}, events)
+        return Outcome(201, {"created": True}, events)
 
-    await execute(handler, actor="demo")
+    reply = await execute(handler, actor=ACTOR)
+    if not reply.body["created"]:
+        return "The demo workshop is already there (sign in as any demo person below).\n" + _pins()
     return "Demo workshop created. Sign in as:\n" + _pins()
+
+
+async def _clock(
+    tech: int, job_id: int, at: datetime, started: int, stopped: int | None, reason: str | None
+) -> list[NewEvent]:
+    """A start (and a stop) as the technician's tablet sends them: tapped then, sent now."""
+    events = []
+    on = ClockOnIn(device_time=at - timedelta(minutes=started), switch=True)  # as the tablet sends it
+    events += (await start_job(tech, job_id, on, now(), clockstore.new_key(), ACTOR)).events
+    if stopped is not None:
+        assert reason is not None
+        off = ClockOffIn(device_time=at - timedelta(minutes=stopped), reason=reason)
+        events += (await stop_job(tech, job_id, off, now(), clockstore.new_key(), ACTOR)).events
+    return events
+
+
+async def _pass_qc_and_ready(ro_id: int, job_ids: list[int], checker: int, at: datetime) -> list[NewEvent]:
+    """The foreman passes each job's quality check, then the car is ready (by the workshop's rules)."""
+    events = []
+    for job_id in job_ids:
+        row = await Job.select().where(Job.id == job_id).first()
+        assert row is not None
+        clocked = await ClockEntry.select(ClockEntry.technician).where(ClockEntry.job == job_id)
+        passed, state = workshop.check_qc(
+            readmodels.job_facts([row])[0], checker, [c["technician"] for c in clocked], ["pass"]
+        )
+        items = [{"name": "Work done to standard", "result": "pass"}]
+        await QcRecord(
+            job=job_id, signer=checker, passed=passed, items=json.dumps(items), signed_at=at - QC_SIGNED
+        ).save()
+        await Job.update({Job.state: state.value}).where(Job.id == job_id)
+        events.append(NewEvent("qc.recorded", ro_id, {"job_id": job_id, "passed": passed, "failed": []}))
+    ro = await readmodels.require_repair_order(ro_id)
+    jobs = (await readmodels.jobs_of([ro_id]))[ro_id]
+    workshop.mark_ready(readmodels.job_facts(jobs), readmodels.stage_of(ro, jobs))
+    await RepairOrder.update({RepairOrder.ready_at: at - READY}).where(RepairOrder.id == ro_id)
+    return events
 
 
 def _pins() -> str:
@@ -208,5 +264,5 @@ def _pins() -> str:
 
 
 async def fill() -> str:
-    """Create the demo workshop once (a second run changes nothing and says so)."""
-    return await db.with_engine(_fill)
+    """`python -m api demo`: create() with the engine prepared (the pool on PostgreSQL)."""
+    return await db.with_engine(create)

@@ -10,35 +10,23 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody
 
-from api import clockbook, clockstore, shop, workshop
+from api import clockbook, clockstore, inputs, shop, workday, workshop
 from api.auth import current_user, requires
 from api.commands import NewEvent, Outcome, now
 from api.routes import clockreply
 from api.routes.base import device_sent_at, run
 from api.routes.jobs import DeviceTimes
 from api.tables import Attendance, ClockEntry, Job, Staff
-
-
-def attendance_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "staff_id": row["staff"],
-        "clock_in_at": row["clock_in_at"].isoformat(),
-        "clock_out_at": row["clock_out_at"].isoformat() if row["clock_out_at"] else None,
-        "auto_closed": bool(row["auto_closed"]),
-    }
-
-
-async def open_attendance(staff_id: int) -> dict[str, Any] | None:
-    return (
-        await Attendance.select()
-        .where((Attendance.staff == staff_id) & Attendance.clock_out_at.is_null())
-        .first()
-    )
+from api.workday import attendance_out, open_attendance  # autostop and me.py take them from here
 
 
 async def stop_all(
-    technician: int, at: datetime, received: datetime, key: str, actor: str
+    technician: int,
+    at: datetime,
+    received: datetime,
+    key: str,
+    actor: str,
+    review: tuple[str, ...] = (),
 ) -> tuple[list[dict[str, Any]], list[NewEvent]]:
     """Stop whatever job clock runs (flagged auto-stopped): the end of a working day."""
     running = await clockstore.open_entry(technician)
@@ -46,10 +34,59 @@ async def stop_all(
         return [], []
     before = await clockreply.stages_before({running["job"]})
     folded = await clockstore.append(
-        key=key, technician=technician, kind="stop_all", at=at, received=received, actor=actor
+        key=key, technician=technician, kind="stop_all", at=at, received=received, actor=actor, review=review
     )
     entries, _, events = await clockreply.outcome_events("clock.off", folded, before)
     return entries, events
+
+
+# "Start my day" and "End my day" as use cases, inside a command: the routes below call them for a
+# tablet's tap, `python -m api demo` with the demo's times.
+
+
+async def start_day(person: int, tap: DeviceTimes, sent: datetime | None) -> Outcome:
+    """Open the person's working day. When a job start opened it already, this is the day they mean:
+    it keeps the earlier of the two starts, and `opened_by` says whose start that is."""
+    received = now()
+    at, _ = clockbook.effective_time(received, tap.device_time, sent)
+    current = await open_attendance(person)
+    if current is not None and current["opened_by"] != workday.JOB_START:
+        raise workshop.Conflict("You are already clocked in for the day.", attendance=attendance_out(current))
+    start = await workday.earliest_start(person, at)
+    if current is None:
+        row = Attendance(staff=person, clock_in_at=start, device_in_at=tap.device_time)
+        await row.save()
+        row_id = int(row.id)
+    else:
+        row_id = current["id"]
+        if start < current["clock_in_at"]:
+            await Attendance.update(
+                {
+                    Attendance.clock_in_at: start,
+                    Attendance.device_in_at: tap.device_time,
+                    Attendance.opened_by: workday.PERSON,
+                }
+            ).where(Attendance.id == row_id)
+    shown = attendance_out(await workday.row(row_id))
+    return Outcome(201, {"attendance": shown}, [NewEvent("attendance.in", None, {"attendance": shown})])
+
+
+async def end_day(person: int, tap: DeviceTimes, sent: datetime | None, key: str) -> Outcome:
+    """Close the person's working day; a job clock still running stops with it (flagged auto-stopped)."""
+    received = now()
+    at, _ = clockbook.effective_time(received, tap.device_time, sent)
+    current = await open_attendance(person)
+    if current is None:
+        raise workshop.Conflict("You are not clocked in: there is no working day to end.")
+    at = max(at, current["clock_in_at"])
+    review = clockbook.review_reasons(at, received)
+    entries, events = await stop_all(person, at, received, key, f"staff:{person}", review)
+    await Attendance.update({Attendance.clock_out_at: at, Attendance.device_out_at: tap.device_time}).where(
+        Attendance.id == current["id"]
+    )
+    shown = attendance_out(await workday.row(current["id"]))
+    events.insert(0, NewEvent("attendance.out", None, {"attendance": shown}))
+    return Outcome(200, {"attendance": shown, "auto_stopped": entries}, events)
 
 
 class AttendanceController(Controller):
@@ -64,19 +101,7 @@ class AttendanceController(Controller):
         sent = device_sent_at(request, body.device_sent_at)
 
         async def handler() -> Outcome:
-            received = now()
-            at, _ = clockbook.effective_time(received, body.device_time, sent)
-            current = await open_attendance(user.id)
-            if current is not None:
-                raise workshop.Conflict(
-                    "You are already clocked in for the day.", attendance=attendance_out(current)
-                )
-            row = Attendance(staff=user.id, clock_in_at=at, device_in_at=body.device_time)
-            await row.save()
-            shown = attendance_out(await _attendance(int(row.id)))
-            return Outcome(
-                201, {"attendance": shown}, [NewEvent("attendance.in", None, {"attendance": shown})]
-            )
+            return await start_day(user.id, body, sent)
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=body.model_dump(mode="json"))
 
@@ -88,20 +113,7 @@ class AttendanceController(Controller):
         sent = device_sent_at(request, body.device_sent_at)
 
         async def handler() -> Outcome:
-            received = now()
-            at, _ = clockbook.effective_time(received, body.device_time, sent)
-            current = await open_attendance(user.id)
-            if current is None:
-                raise workshop.Conflict("You are not clocked in: there is no working day to end.")
-            at = max(at, current["clock_in_at"])
-            key = clockreply.event_key(request, user.id, ":stop_all")
-            entries, events = await stop_all(user.id, at, received, key, f"staff:{user.id}")
-            await Attendance.update(
-                {Attendance.clock_out_at: at, Attendance.device_out_at: body.device_time}
-            ).where(Attendance.id == current["id"])
-            shown = attendance_out(await _attendance(current["id"]))
-            events.insert(0, NewEvent("attendance.out", None, {"attendance": shown}))
-            return Outcome(200, {"attendance": shown, "auto_stopped": entries}, events)
+            return await end_day(user.id, body, sent, clockreply.event_key(request, user.id, ":stop_all"))
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=body.model_dump(mode="json"))
 
@@ -110,7 +122,7 @@ class AttendanceController(Controller):
         """Per technician for one day (shop time): attended and clocked time, utilisation, productivity."""
         zone = ZoneInfo(await shop.timezone())  # the zone chosen at setup, like every shown time
         current = now()
-        day = day or current.astimezone(zone).date()
+        day = inputs.check_day("day", day) if day else current.astimezone(zone).date()
         if day > current.astimezone(zone).date():
             raise ValidationException("That day has not happened yet: choose today or an earlier day.")
         start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
@@ -169,9 +181,3 @@ class AttendanceController(Controller):
                 }
             )
         return {"date": day.isoformat(), "technicians": result}
-
-
-async def _attendance(row_id: int) -> dict[str, Any]:
-    row = await Attendance.select().where(Attendance.id == row_id).first()
-    assert row is not None
-    return row

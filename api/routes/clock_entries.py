@@ -1,25 +1,31 @@
-"""Checking clock entries: the technician confirms an auto-stopped timer; corrections keep an audit."""
+"""Checking clock entries: the technician confirms an auto-stopped timer; a foreman or manager reviews
+taps flagged as late or out of place; corrections keep an audit."""
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from datetime import datetime, timedelta
 from typing import Any
 
-from litestar import Controller, Request, Response, post
-from litestar.params import FromPath, JSONBody
-from pydantic import BaseModel, ConfigDict, Field
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody
+from pydantic import Field
 
-from api import clockstore, readmodels, workshop
+from api import clockbook, clockstore, readmodels, workshop
 from api.auth import StaffUser, current_user, requires
 from api.commands import NewEvent, Outcome, now
+from api.inputs import Id
 from api.routes import clockreply
 from api.routes.base import run
+from api.schemas import Strict
 from api.tables import ClockCorrection, ClockEntry
 
+REVIEW_LIST_MAX = 200  # a list to work through on a tablet, not an archive
 
-class CorrectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class CorrectIn(Strict):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     reason: str = Field(max_length=300, description="required: why the times change (kept in the audit)")
@@ -57,12 +63,74 @@ def check_may_correct(user: StaffUser, row: dict[str, Any]) -> None:
         )
 
 
+def reviews(user: StaffUser, row: dict[str, Any]) -> bool:
+    """Whether this person's look at the entry is the foreman's review it waits for (never one's own)."""
+    return user.role in ("foreman", "manager") and row["technician"] != user.id
+
+
 class ClockEntryController(Controller):
     path = "/api/clock-entries"
     tags = ["jobs"]
 
+    @get("/review", guards=[requires("clock.review")])
+    async def review_list(self) -> dict[str, Any]:
+        """Entries with taps flagged for review (late, before their job or before the person's working
+        day) that no foreman or manager has looked at yet, oldest first."""
+        flagged = functools.reduce(
+            operator.or_, (ClockEntry.flags.like(f"%{f}%") for f in clockbook.REVIEW_FLAGS)
+        )
+        rows = (
+            await ClockEntry.select(
+                *ClockEntry.all_columns(),
+                ClockEntry.technician.name,
+                ClockEntry.job.title,
+                ClockEntry.job.repair_order.number,  # type: ignore[union-attr]
+            )
+            .where(ClockEntry.reviewed_at.is_null() & flagged)
+            .order_by(ClockEntry.started_at)
+            .order_by(ClockEntry.id)
+            .limit(REVIEW_LIST_MAX)
+        )
+        entries = []
+        for row in rows:
+            shown = readmodels.entry_out(row, {row["job"]: row["job.title"]})
+            shown["technician_name"] = row["technician.name"]
+            shown["repair_order_number"] = row["job.repair_order.number"]
+            entries.append(shown)
+        return {"entries": entries}
+
+    @post("/{entry_id:int}/review", guards=[requires("clock.review")], status_code=200)
+    async def review(self, request: Request, entry_id: Id) -> Response[Any]:
+        """A foreman or manager takes a flagged entry as it is (its flags stay, as the evidence)."""
+        user = current_user(request)
+
+        async def handler() -> Outcome:
+            row = await _entry(entry_id)
+            if not reviews(user, row):
+                raise workshop.Forbidden(
+                    "Someone else reviews your own clock taps: ask the foreman or a manager.",
+                    code="clock.own_review",
+                )
+            if not clockstore.needs_review(row):
+                raise workshop.Conflict("This entry has nothing left to review.", code="clock.reviewed")
+            at = now()
+            await ClockEntry.update({ClockEntry.reviewed_at: at}).where(ClockEntry.id == entry_id)
+            await ClockCorrection(
+                entry_key=row["on_key"],
+                kind="review",
+                by=user.id,
+                reason=",".join(clockstore.review_of(row)),
+                before=json.dumps(_times(row)),
+                after=json.dumps(_times(row)),
+                at=at,
+            ).save()
+            shown, ro = await _shown(entry_id)
+            return Outcome(200, shown, [NewEvent("clock.reviewed", ro, {"entry": shown, "by": user.id})])
+
+        return await run(request, handler, actor=f"staff:{user.id}", payload={"entry": entry_id})
+
     @post("/{entry_id:int}/confirm", guards=[requires("clock.confirm")], status_code=200)
-    async def confirm(self, request: Request, entry_id: FromPath[int]) -> Response[Any]:
+    async def confirm(self, request: Request, entry_id: Id) -> Response[Any]:
         """The technician says an automatically stopped entry is right as it is."""
         user = current_user(request)
 
@@ -88,9 +156,7 @@ class ClockEntryController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload={"entry": entry_id})
 
     @post("/{entry_id:int}/correct", guards=[requires("clock.correct")], status_code=200)
-    async def correct(
-        self, request: Request, entry_id: FromPath[int], data: JSONBody[CorrectIn]
-    ) -> Response[Any]:
+    async def correct(self, request: Request, entry_id: Id, data: JSONBody[CorrectIn]) -> Response[Any]:
         """Change an entry's times, with a reason; before and after are kept and announced."""
         user = current_user(request)
 
@@ -117,14 +183,15 @@ class ClockEntryController(Controller):
                 raise workshop.Conflict("Those are already the entry's times.")
             await _no_overlap(row, new_start, new_end)
             before = _times(row)
-            await ClockEntry.update(
-                {
-                    ClockEntry.corrected_started_at: new_start,
-                    ClockEntry.corrected_ended_at: new_end,
-                    ClockEntry.corrected: True,
-                    ClockEntry.confirmed_at: now(),
-                }
-            ).where(ClockEntry.id == entry_id)
+            changes: dict[Any, Any] = {
+                ClockEntry.corrected_started_at: new_start,
+                ClockEntry.corrected_ended_at: new_end,
+                ClockEntry.corrected: True,
+                ClockEntry.confirmed_at: now(),
+            }
+            if reviews(user, row):
+                changes[ClockEntry.reviewed_at] = now()  # a correction is the foreman's review too
+            await ClockEntry.update(changes).where(ClockEntry.id == entry_id)
             after = _times(await _entry(entry_id))
             await ClockCorrection(
                 entry_key=row["on_key"],

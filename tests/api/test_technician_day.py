@@ -345,3 +345,88 @@ async def test_server_entries_do_not_depend_on_arrival_order(app: Any, taps: lis
             assert result == [(jobs.index(i.job), i.start, i.end, i.reason) for i in book.intervals]
             results.append(result)
     assert results[0] == results[1]
+
+
+async def test_a_job_started_before_start_my_day_opens_the_day(app: Any, clean: None) -> None:
+    """Issue 11 item 5: job clocks ran without "Start my day" and utilisation came out as 912 %.
+    The first start of a day opens it at the same moment, recorded as opened by the job start."""
+    advisor, tech, _, (a, b) = await setup_jobs(app)
+    foreman, _ = await signed_in(app, "foreman")
+    async with contextlib.aclosing(advisor), contextlib.aclosing(tech), contextlib.aclosing(foreman):
+        now = datetime.now(UTC)
+        t0 = now - timedelta(hours=2)
+
+        def tapped(at: datetime, **body: Any) -> dict[str, Any]:
+            # A tablet with a right clock that sends now what was tapped at `at` (no skew to correct).
+            return {**body, "device_time": iso(at), "device_sent_at": iso(datetime.now(UTC))}
+
+        on = await tech.post(f"/api/jobs/{a}/clock-on", json=tapped(t0), headers=key())
+        assert on.status_code == 200, on.text
+        day = (await tech.get("/api/me/jobs")).json()["attendance"]
+        assert day is not None and day["clock_out_at"] is None
+        assert datetime.fromisoformat(day["clock_in_at"]) == t0 and day["opened_by"] == "job_start"
+        opened = await Event.select().where(Event.type == "attendance.in")
+        assert len(opened) == 1 and json.loads(opened[0]["data"])["attendance"]["opened_by"] == "job_start"
+        await tech.post(
+            f"/api/jobs/{a}/clock-off",
+            json=tapped(t0 + timedelta(minutes=50), reason="waiting_parts"),
+            headers=key(),
+        )
+        await tech.post(
+            f"/api/jobs/{b}/clock-on", json=tapped(t0 + timedelta(minutes=60), switch=True), headers=key()
+        )
+        # The technician remembers "Start my day" late (another tablet): the day keeps its start.
+        late_start = await tech.post(
+            "/api/attendance/clock-in", json=tapped(now - timedelta(minutes=10)), headers=key()
+        )
+        assert late_start.status_code == 201, late_start.text
+        assert datetime.fromisoformat(late_start.json()["attendance"]["clock_in_at"]) == t0
+        out = await tech.post("/api/attendance/clock-out", headers=key())
+        assert out.status_code == 200, out.text
+
+        zone = ZoneInfo(await shop.timezone())
+        days = sorted({t0.astimezone(zone).date(), datetime.now(UTC).astimezone(zone).date()})
+        rows = []
+        for day_ in days:
+            report = (await foreman.get(f"/api/attendance/day?day={day_.isoformat()}")).json()
+            rows.extend(t for t in report["technicians"] if t["clocked_minutes"] or t["attended_minutes"])
+        assert rows and all(r["utilisation"] is not None and r["utilisation"] <= 1 for r in rows), rows
+        assert 119 <= sum(r["attended_minutes"] for r in rows) <= 121
+        assert 109 <= sum(r["clocked_minutes"] for r in rows) <= 111
+
+
+async def test_an_earlier_start_moves_back_a_day_a_job_start_opened(app: Any, clean: None) -> None:
+    """A start that waited offline on a second tablet is earlier than the start that opened the day:
+    the day opened by a job start begins with the earliest one (not flagged); a day the person
+    started keeps its start, and such a tap is flagged for the foreman instead."""
+    advisor, tech, _, (a, b) = await setup_jobs(app)
+    async with contextlib.aclosing(advisor), contextlib.aclosing(tech):
+        now = datetime.now(UTC)
+
+        def tapped(at: datetime, **body: Any) -> dict[str, Any]:
+            return {**body, "device_time": iso(at), "device_sent_at": iso(datetime.now(UTC))}
+
+        await Job.update({Job.created_at: now - timedelta(hours=2)}).where(Job.id.is_in([a, b]))
+        first = await tech.post(
+            f"/api/jobs/{b}/clock-on", json=tapped(now - timedelta(minutes=30)), headers=key()
+        )
+        assert first.status_code == 200, first.text
+        late = await tech.post(
+            f"/api/jobs/{a}/clock-on", json=tapped(now - timedelta(minutes=50), switch=True), headers=key()
+        )
+        assert late.status_code == 200, late.text
+        day = (await tech.get("/api/me/jobs")).json()["attendance"]
+        assert datetime.fromisoformat(day["clock_in_at"]) == now - timedelta(minutes=50)
+        assert day["opened_by"] == "job_start"
+        assert all(e["review_reasons"] == [] for e in late.json()["entries"])
+
+        # The person's own "Start my day" stands; a start before it is taken and flagged.
+        await tech.post("/api/attendance/clock-out", json=tapped(now - timedelta(minutes=20)), headers=key())
+        await tech.post("/api/attendance/clock-in", json=tapped(now - timedelta(minutes=10)), headers=key())
+        before = await tech.post(
+            f"/api/jobs/{b}/clock-on", json=tapped(now - timedelta(minutes=15), switch=True), headers=key()
+        )
+        assert before.status_code == 200 and before.json()["entry"]["review_reasons"] == ["before_day"]
+        day = (await tech.get("/api/me/jobs")).json()["attendance"]
+        assert datetime.fromisoformat(day["clock_in_at"]) == now - timedelta(minutes=10)
+        assert day["opened_by"] == "person"

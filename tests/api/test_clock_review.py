@@ -1,0 +1,165 @@
+"""Issue 11 item 14: a clock tap back-dated by 47 hours was taken without a flag. Taps older than the
+job, older than the person's open working day, or more than a few hours old are taken (offline work
+is real) and flagged for the foreman, who confirms or corrects them from a list."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from api import clockbook
+from api.routes import jobs as jobs_routes
+from api.tables import ClockCorrection, Event, Job
+from tests.factories import ro_body, signed_in
+
+_keys = itertools.count()
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": f"review-{next(_keys)}-{random.random()}"}
+
+
+def tapped(at: datetime, **body: Any) -> dict[str, Any]:
+    """A tap made at `at` on a tablet whose clock is right, sent now (e.g. after a time offline)."""
+    return {**body, "device_time": at.isoformat(), "device_sent_at": datetime.now(UTC).isoformat()}
+
+
+async def job_for(app: Any, advisor: httpx.AsyncClient, tech_id: int, n: int = 1) -> list[int]:
+    jobs = [{"title": f"Job {i}", "estimated_hours": 1} for i in range(n)]
+    ro = (await advisor.post("/api/repair-orders", json=ro_body(jobs=jobs))).json()
+    ids = [j["id"] for j in ro["jobs"]]
+    for job_id in ids:
+        r = await advisor.post(f"/api/jobs/{job_id}/assign", json={"technician_id": tech_id})
+        assert r.status_code == 200, r.text
+    return ids
+
+
+async def review_list(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    r = await client.get("/api/clock-entries/review")
+    assert r.status_code == 200, r.text
+    entries: list[dict[str, Any]] = r.json()["entries"]
+    return entries
+
+
+async def test_old_taps_are_taken_and_flagged_for_the_foreman(app: Any, clean: None) -> None:
+    advisor, _ = await signed_in(app, "advisor")
+    tech, person = await signed_in(app, "technician")
+    foreman, _ = await signed_in(app, "foreman")
+    async with contextlib.aclosing(advisor), contextlib.aclosing(tech), contextlib.aclosing(foreman):
+        old_job, new_job = await job_for(app, advisor, person["id"], 2)
+        now = datetime.now(UTC)
+        # One of them was written up three hours ago (the other one just now).
+        await Job.update({Job.created_at: now - timedelta(hours=3)}).where(Job.id == new_job)
+        day = await tech.post(
+            "/api/attendance/clock-in", json=tapped(now - timedelta(hours=1)), headers=key()
+        )
+        assert day.status_code == 201, day.text
+
+        # Taps from 47 hours ago (a tablet offline since): taken, and flagged with every reason.
+        on = await tech.post(
+            f"/api/jobs/{old_job}/clock-on", json=tapped(now - timedelta(hours=47)), headers=key()
+        )
+        assert on.status_code == 200, on.text
+        off = await tech.post(
+            f"/api/jobs/{old_job}/clock-off",
+            json=tapped(now - timedelta(hours=46), reason="waiting_parts"),
+            headers=key(),
+        )
+        assert off.status_code == 200, off.text
+        entry = off.json()["entry"]
+        assert entry["ended_at"] is not None and entry["reviewed_at"] is None
+        assert entry["review_reasons"] == ["late_tap", "before_job", "before_day"], entry
+        assert {"late_tap", "before_job", "before_day"} <= set(entry["flags"])
+
+        # A start from before the day began (a second tablet), on a job that existed then.
+        early = await tech.post(
+            f"/api/jobs/{new_job}/clock-on", json=tapped(now - timedelta(minutes=70)), headers=key()
+        )
+        assert early.status_code == 200, early.text
+        assert early.json()["entry"]["review_reasons"] == ["before_day"]
+        # A stop on time adds nothing.
+        stop = await tech.post(
+            f"/api/jobs/{new_job}/clock-off", json=tapped(now, reason="break"), headers=key()
+        )
+        assert stop.status_code == 200 and stop.json()["entry"]["review_reasons"] == ["before_day"]
+        early_id = early.json()["entry"]["id"]
+
+        # The foreman's list, oldest first: both entries, with why and whose.
+        listed = await review_list(foreman)
+        assert [(e["id"], e["review_reasons"]) for e in listed] == [
+            (entry["id"], ["late_tap", "before_job", "before_day"]),
+            (early_id, ["before_day"]),
+        ]
+        assert listed[1]["technician_name"] == person["name"] and listed[1]["job_title"] == "Job 1"
+        assert (await tech.get("/api/clock-entries/review")).status_code == 403
+        assert (await advisor.get("/api/clock-entries/review")).status_code == 403
+
+        # The technician's own confirmation does not clear the foreman's review.
+        own = await tech.post(f"/api/clock-entries/{entry['id']}/confirm", headers=key())
+        assert own.status_code == 200, own.text
+        assert len(await review_list(foreman)) == 2
+
+        # The foreman confirms one as it is: it leaves the list, once, with an audit row and an event.
+        assert (await tech.post(f"/api/clock-entries/{entry['id']}/review")).status_code == 403
+        ok = await foreman.post(f"/api/clock-entries/{entry['id']}/review", headers=key())
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["reviewed_at"] is not None and ok.json()["review_reasons"] == entry["review_reasons"]
+        again = await foreman.post(f"/api/clock-entries/{entry['id']}/review")
+        assert again.status_code == 409 and again.json()["code"] == "clock.reviewed"
+        assert [e["id"] for e in await review_list(foreman)] == [early_id]
+        # ...and corrects the other: that too is the review.
+        fixed = await foreman.post(
+            f"/api/clock-entries/{early_id}/correct",
+            json={"started_at": (now - timedelta(hours=1)).isoformat(), "reason": "Started after the day"},
+            headers=key(),
+        )
+        assert fixed.status_code == 200, fixed.text
+        assert await review_list(foreman) == []
+        audit = await ClockCorrection.select(ClockCorrection.kind).order_by(ClockCorrection.id)
+        assert [a["kind"] for a in audit] == ["confirm", "review", "correct"]
+        reviewed = await Event.select().where(Event.type == "clock.reviewed")
+        assert len(reviewed) == 1 and json.loads(reviewed[0]["data"])["entry"]["id"] == entry["id"]
+
+
+async def test_a_new_reason_on_a_reviewed_entry_brings_it_back(
+    app: Any, clean: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advisor, _ = await signed_in(app, "advisor")
+    tech, person = await signed_in(app, "technician")
+    foreman, _ = await signed_in(app, "foreman")
+    async with contextlib.aclosing(advisor), contextlib.aclosing(tech), contextlib.aclosing(foreman):
+        (job,) = await job_for(app, advisor, person["id"])
+        now = datetime.now(UTC)
+        # A start five hours ago that reached the server at once: only "before the job" is odd.
+        started = now - timedelta(hours=5)
+        with monkeypatch.context() as m:
+            m.setattr(jobs_routes, "now", lambda: started + timedelta(seconds=30))
+            on = await tech.post(
+                f"/api/jobs/{job}/clock-on",
+                json={
+                    "device_time": started.isoformat(),
+                    "device_sent_at": (started + timedelta(seconds=30)).isoformat(),
+                },
+                headers=key(),
+            )
+        assert on.status_code == 200 and on.json()["entry"]["review_reasons"] == ["before_job"], on.text
+        entry_id = on.json()["entry"]["id"]
+        assert (await foreman.post(f"/api/clock-entries/{entry_id}/review", headers=key())).status_code == 200
+        assert await review_list(foreman) == []
+        # Its stop arrives now, more than REVIEW_AGE after it was tapped: a new reason, back in the list.
+        stopped = started + timedelta(minutes=20)
+        assert now - stopped > clockbook.REVIEW_AGE
+        off = await tech.post(
+            f"/api/jobs/{job}/clock-off", json=tapped(stopped, reason="break"), headers=key()
+        )
+        assert off.status_code == 200, off.text
+        assert [(e["id"], e["review_reasons"]) for e in await review_list(foreman)] == [
+            (entry_id, ["late_tap", "before_job"])
+        ]
