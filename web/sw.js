@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v23';
+const VERSION = 'bayline-shell-v24';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -14,9 +14,11 @@ const SHELL = [
   '/web/js/camera.js',
   '/web/js/action.js',
   '/web/js/clock.js',
+  '/web/js/clock-review.js',
   '/web/js/dom.js',
   '/web/js/finding.js',
   '/web/js/forms.js',
+  '/web/js/hours.js',
   '/web/js/i18n.js',
   '/web/js/live.js',
   '/web/js/my-jobs.js',
@@ -26,6 +28,7 @@ const SHELL = [
   '/web/js/photo-queue.js',
   '/web/js/promise.js',
   '/web/js/qc.js',
+  '/web/js/screencache.js',
   '/web/js/setup.js',
   '/web/js/signin.js',
   '/web/js/time.js',

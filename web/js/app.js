@@ -1,6 +1,6 @@
 // Bayline staff app: boot sequence, hash router, top bar, idle sign-out and service-worker updates.
 import { get, post, onUnauthorized } from './api.js';
-import { initLang, getLang, setLang, onLangChange, setShopTimeZone, t } from './i18n.js';
+import { initLang, getLang, setLang, onLangChange, setShopTimeZone } from './i18n.js';
 import { h, clear, translateTree, toast, setText } from './dom.js';
 import * as setupScreen from './setup.js';
 import * as signinScreen from './signin.js';
@@ -9,11 +9,12 @@ import * as newRoScreen from './new-ro.js';
 import * as walkaroundScreen from './walkaround.js';
 import * as myJobsScreen from './my-jobs.js';
 import * as qcScreen from './qc.js';
-import { startLive, stopLive } from './live.js';
+import { onSessionEnded, startLive, stopLive } from './live.js';
 import './photo-queue.js'; // moves photos queued by an older version of the app into the outbox
 import { setOutboxUser, unsent, onOutbox, kick as kickOutbox } from './outbox.js';
 import { confirmBig } from './clock.js';
 import { openOutboxList } from './outbox-list.js';
+import { cachedSession, forgetSession, keepOnlyFor, rememberSession, touchSession } from './screencache.js';
 
 // A bay tablet is shared: after this long without a touch or key press, whoever was signed in is
 // signed out so the next person cannot act under their name.
@@ -69,6 +70,8 @@ const ctx = {
     state.user = user;
     lastActivity = Date.now();
     if (user) {
+      rememberSession(user, state.shop, lastActivity);
+      keepOnlyFor(user.id); // another person's kept screens are never shown to this one
       startLive();
       kickOutbox(); // what this person did earlier (offline, or before a reload) goes up now
     } else stopLive();
@@ -91,6 +94,7 @@ const ctx = {
     }
     const wasSignedIn = !!state.user;
     state.user = null;
+    forgetSession();
     stopLive();
     renderTopbar();
     try {
@@ -105,6 +109,7 @@ const ctx = {
     try {
       state.shop = await get('/api/shop');
       if (state.shop?.timezone) setShopTimeZone(state.shop.timezone);
+      if (state.user) rememberSession(state.user, state.shop, lastActivity);
     } catch {
       /* keep the previous / default zone; screens still work */
     }
@@ -162,10 +167,11 @@ function renderTopbar() {
   document.getElementById('switch-user').hidden = !state.user;
   paintNav(parseHash(location.hash)?.base);
   const toggle = document.getElementById('lang-toggle');
-  // The button names the language it switches *to*, in that language, so anyone can find it.
+  // The button names the language it switches *to*, in that language, so anyone can find it. That
+  // is its accessible name too (speech control finds a button by what it shows); what it does is
+  // its description (#lang-toggle-hint, in the current language).
   toggle.textContent = getLang() === 'zh-CN' ? 'English' : '中文';
   toggle.setAttribute('lang', getLang() === 'zh-CN' ? 'en' : 'zh-CN');
-  toggle.setAttribute('aria-label', t('top.switchLanguage'));
 }
 
 function paintNav(current) {
@@ -210,6 +216,8 @@ function watchIdle() {
   // wake-up the check below still sees how long it really was.
   const check = () => {
     if (state.user && Date.now() - lastActivity > IDLE_MINUTES * 60000) ctx.signOut('top.signedOutIdle');
+    // Kept with the session: a tablet reopened after this long idle must not reopen signed in.
+    else if (state.user) touchSession(lastActivity);
   };
   setInterval(check, 15000);
   document.addEventListener('visibilitychange', () => {
@@ -260,6 +268,21 @@ function registerServiceWorker() {
 
 // ---------- boot ----------
 
+// Without the server's answer boot tries again by itself: at once when the browser says the
+// network is back, else after a growing pause (a dead Wi-Fi spot does not always say so).
+const BOOT_RETRY_MS = [2000, 5000, 10000, 30000];
+let bootTries = 0;
+let bootTimer = null;
+let booting = null;
+let bootPending = false;
+
+function bootLater() {
+  bootPending = true;
+  clearTimeout(bootTimer);
+  bootTimer = setTimeout(boot, BOOT_RETRY_MS[Math.min(bootTries++, BOOT_RETRY_MS.length - 1)]);
+}
+window.addEventListener('online', () => bootPending && boot());
+
 function bootError(err) {
   clear(view);
   const retry = h('button', { class: 'btn btn-primary', type: 'button', t: 'common.retry', onclick: () => boot() });
@@ -274,10 +297,45 @@ function bootError(err) {
   );
 }
 
-async function boot() {
+/** The last person signed in here, as kept, unless the tablet sat idle long enough to sign them out. */
+function keptSession() {
+  const kept = cachedSession();
+  if (kept && Date.now() - kept.activeAt > IDLE_MINUTES * 60000) {
+    forgetSession();
+    return null;
+  }
+  return kept;
+}
+
+function boot() {
+  if (!booting) booting = start().finally(() => (booting = null));
+  return booting;
+}
+
+async function start() {
+  bootPending = false;
+  clearTimeout(bootTimer);
+  const kept = state.user ? null : keptSession();
+  if (kept) {
+    // Reopen the last screen from what the tablet kept, without waiting for the server: each
+    // screen shows its kept data marked as not fresh until it loads. Only for showing: every call
+    // still needs the server's session, and a 401 then asks for sign-in.
+    state.setup = null;
+    state.shop = kept.shop;
+    if (kept.shop?.timezone) setShopTimeZone(kept.shop.timezone);
+    ctx.setUser(kept.user);
+    route();
+  }
+  const shown = state.user; // on screen from the kept session (this boot's or an earlier try's)
   try {
     const setup = await get('/api/setup');
     if (setup?.needed) {
+      if (state.user) {
+        // A brand-new server behind a kept session: nobody is signed in on it.
+        state.user = null;
+        forgetSession();
+        stopLive();
+      }
       state.setup = setup;
       if (setup.default_timezone) setShopTimeZone(setup.default_timezone);
       renderTopbar();
@@ -285,17 +343,29 @@ async function boot() {
     }
     state.setup = null;
     await ctx.loadShop();
+    let me = null;
     try {
-      const me = await get('/api/auth/me');
-      ctx.setUser(me?.user || null);
+      me = (await get('/api/auth/me'))?.user || null;
     } catch (err) {
       if (err.status !== 401) throw err;
-      state.user = null;
     }
+    bootTries = 0;
+    if (state.user !== shown) return; // signed out (or in) on this tablet meanwhile: that stands
+    if (shown && me?.id === shown.id) {
+      // Still signed in on the server: the kept screen stays (it refreshes its own data).
+      state.user = { ...state.user, ...me };
+      rememberSession(state.user, state.shop, lastActivity);
+      renderTopbar();
+      return;
+    }
+    if (shown && !me) return ctx.signOut('top.sessionExpired');
+    if (me) ctx.setUser(me);
+    else state.user = null;
     renderTopbar();
     route();
   } catch (err) {
-    bootError(err);
+    if (!state.user) bootError(err);
+    bootLater();
   }
 }
 
@@ -303,6 +373,8 @@ onUnauthorized(() => {
   // The server dropped the session (expired, or a manager signed this person out).
   if (state.user) ctx.signOut('top.sessionExpired');
 });
+// The live stream hears it first, even on a screen that sends no requests (a board on the wall).
+onSessionEnded(() => state.user && ctx.signOut('top.sessionExpired'));
 
 setOutboxUser(() => (state.user ? { id: state.user.id, name: state.user.name } : null));
 

@@ -2,7 +2,7 @@
 // stopped on its own to confirm, and my jobs soonest promise first, each with ONE huge Start/Stop
 // button, a running timer and sold-vs-actual time. Made for gloves and for reading from a metre away.
 import { get } from './api.js';
-import { h, clear, setText, timeEl, toast } from './dom.js';
+import { h, clear, setText, timeEl, toast, uid } from './dom.js';
 import { getLang, getShopTimeZone, onLangChange, t } from './i18n.js';
 import { showError, clearError } from './forms.js';
 import { onLiveEvent, onLiveState } from './live.js';
@@ -11,9 +11,11 @@ import { send } from './action.js';
 import { tap, askStopReason, confirmBig, formatMinutes, formatStopwatch, formatHours } from './clock.js';
 import { openFindingDialog } from './finding.js';
 import { shopDate, toInputs, zonedToIso } from './time.js';
+import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
 
 const STARTABLE = new Set(['assigned', 'paused', 'rework']);
-const LIVE_TYPES = /^(job\.assigned|job\.updated|qc\.recorded|clock\.|finding\.added|attendance\.|stage\.changed)/;
+// photo.added: a QC photo may reach the server after the check that sent the job back.
+const LIVE_TYPES = /^(job\.assigned|job\.updated|qc\.recorded|clock\.|finding\.added|photo\.added|attendance\.|stage\.changed)/;
 const COALESCE_MS = 250;
 const TAP_WAIT_MS = 3000; // how long a tap waits for the server before it shows as queued (gloves wait badly)
 const REFRESH_SECONDS = 120; // safety net only: the stream carries every change
@@ -31,9 +33,16 @@ export function render(root, ctx) {
   let skew = 0; // server clock − tablet clock, so timers tick from the server's running_since
   let busy = false;
   let loadFailed = false; // the banner shows a load error (cleared by the next good load)
+  // My jobs as this tablet last loaded them (a reload without network still shows them, my taps
+  // laid over them as always), marked as not fresh until the server answers.
+  const stale = staleMark();
+  const kept = readScreen(me, 'mine');
+  let loadedAt = kept?.at ?? null;
+  if (kept?.data?.server) {
+    server = kept.data.server;
+    skew = Number(kept.data.skew) || 0;
+  }
   const corrections = new Map(); // entry id → {date, time, reason, error}: survives repaints
-  let qcNames = null; // template item names in both languages, to show failed items in mine
-  const mayReadTemplate = ctx.state.user?.role !== 'technician'; // qc.read is the office's
 
   const liveBadge = h('span', { class: 'live-state', 'data-testid': 'live-state', role: 'status' });
   const shift = h('section', { class: 'shift-bar', 'data-testid': 'shift-bar' });
@@ -46,6 +55,7 @@ export function render(root, ctx) {
       'div',
       { class: 'page mine' },
       h('header', { class: 'page-head' }, h('div', { class: 'title-row' }, h('h1', { t: 'mine.title' }), liveBadge)),
+      stale.el,
       shift,
       banner,
       review,
@@ -88,15 +98,20 @@ export function render(root, ctx) {
         const view = withPending(server, pendingMine);
         const sameChips = chipsBefore === JSON.stringify([...queuedJobs]);
         if (measured !== null) skew = measured;
+        loadedAt = keepScreen(me, 'mine', { server, skew }, new Date(sentAt).toISOString());
+        stale.hide();
         if (data && sameChips && sameView(data, view) && paintedBusy === busy) return;
         data = view;
-        if (!qcNames && mayReadTemplate && data.jobs?.some((j) => j.last_qc && !j.last_qc.passed)) loadQcNames();
         list.removeAttribute('aria-busy');
         paint();
       } catch (err) {
         if (err.status === 401) return;
-        showError(banner, err);
-        loadFailed = true;
+        if (server && unreachable(err)) {
+          stale.show(loadedAt); // the view as last loaded stays, marked with when
+        } else {
+          showError(banner, err);
+          loadFailed = true;
+        }
         list.removeAttribute('aria-busy');
         paint();
       }
@@ -109,24 +124,9 @@ export function render(root, ctx) {
     }
   }
 
-  // QC items are signed in the inspector's language; show them in mine when the template knows them.
-  async function loadQcNames() {
-    qcNames = new Map();
-    try {
-      const tpl = await get('/api/qc-templates/default');
-      for (const item of tpl?.items || []) {
-        for (const name of [item.name_en, item.name_zh]) if (name) qcNames.set(name, item);
-      }
-      paint();
-    } catch {
-      /* keep the names as signed */
-    }
-  }
-  const qcName = (name) => {
-    const item = qcNames?.get(name);
-    if (!item) return name;
-    return (getLang() === 'zh-CN' ? item.name_zh : item.name_en) || name;
-  };
+  // The server keeps both labels of a failed QC item: show it in this screen's language, whatever
+  // the checker's tablet showed; an item no checklist knows reads as the checker wrote it.
+  const qcName = (item) => (getLang() === 'zh-CN' ? item.name_zh : item.name_en) || item.name;
 
   // ---------- taps ----------
 
@@ -248,6 +248,7 @@ export function render(root, ctx) {
         h('span', { class: 'shift-label', t: 'mine.onShiftSince' }),
         timeEl(att.clock_in_at, 'time', { class: 'shift-since' }),
         h('span', { class: 'shift-length', 'data-testid': 'shift-length', 'data-tick': 'shift', 'data-since': att.clock_in_at }),
+        att.opened_by === 'job_start' ? h('span', { class: 'muted', 'data-testid': 'day-opened-by-job', t: 'mine.dayOpenedByJob' }) : null,
       );
     } else if (att?.clock_out_at) {
       info.append(h('span', { class: 'shift-label', t: 'mine.dayEndedAt' }), timeEl(att.clock_out_at, 'time', { class: 'shift-since' }));
@@ -343,7 +344,7 @@ export function render(root, ctx) {
     }
     const nodes = jobs.map((job) => {
       // tick() draws a running clock's minutes from data-clocked / data-since, updated in place below.
-      const key = JSON.stringify([steady(job), queuedJobs.get(job.id) ?? null, busy, getLang(), qcNames?.size ?? -1, urgency(job), shopToday()]);
+      const key = JSON.stringify([steady(job), queuedJobs.get(job.id) ?? null, busy, getLang(), urgency(job), shopToday()]);
       const was = painted.get(job.id);
       if (was?.key === key) {
         was.node.dataset.clocked = String(Number(job.clocked_minutes) || 0);
@@ -411,8 +412,10 @@ export function render(root, ctx) {
 
     const estimateMin = Number(job.estimated_hours) * 60;
     const fill = h('span', { class: 'sold-fill' });
-    const bar = h('div', { class: 'sold-bar', role: 'meter', 'aria-valuemin': 0, 'data-testid': 'sold-bar' }, fill);
-    const soldText = h('span', { class: 'sold-text', 'data-testid': 'sold-text' });
+    // The meter is named by its own text ("25 min of 1 h (42 %)"), which tick() keeps current.
+    const soldId = uid('sold');
+    const bar = h('div', { class: 'sold-bar', role: 'meter', 'aria-valuemin': 0, 'aria-labelledby': soldId, 'data-testid': 'sold-bar' }, fill);
+    const soldText = h('span', { class: 'sold-text', id: soldId, 'data-testid': 'sold-text' });
 
     return h(
       'article',
@@ -481,8 +484,29 @@ export function render(root, ctx) {
       qc.signed_at ? h('span', { class: 'muted' }, timeEl(qc.signed_at, 'smart')) : null,
       h('ul', { class: 'rework-items' },
         (qc.failed || []).map((item) =>
-          h('li', { 'data-testid': 'rework-item' }, h('strong', {}, qcName(item.name)), item.note ? h('span', {}, ` — ${item.note}`) : null))),
+          h('li', { 'data-testid': 'rework-item' },
+            h('strong', {}, qcName(item)),
+            item.note ? h('span', {}, ` — ${item.note}`) : null,
+            item.photos?.length
+              ? h('div', { class: 'rework-photos' }, item.photos.map((p) =>
+                  h('button', { type: 'button', class: 'rework-photo', 'data-testid': 'rework-photo', 'aria-label': t('mine.qcPhoto', { item: qcName(item) }), onclick: () => openQcPhoto(p, qcName(item)) },
+                    h('img', { src: p.thumb_url, alt: '', loading: 'lazy' }))))
+              : null))),
     );
+  }
+
+  /** The checker's photo large, over the screen: the close button, or a tap on the photo, closes it. */
+  function openQcPhoto(photo, label) {
+    const close = h('button', { type: 'button', class: 'btn btn-secondary btn-lg', 'data-testid': 'photo-large-close', t: 'common.close' });
+    const dialog = h('dialog', { class: 'dialog photo-large', 'data-testid': 'photo-large', 'aria-label': label },
+      h('img', { src: photo.url, alt: label }),
+      h('div', { class: 'dialog-actions' }, close));
+    close.addEventListener('click', () => dialog.close());
+    dialog.querySelector('img').addEventListener('click', () => dialog.close());
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+    close.focus();
   }
 
   // Once a second: running timers, the shift length and the sold-vs-actual bars (no repaint).
@@ -544,6 +568,8 @@ export function render(root, ctx) {
   const offState = onLiveState((st) => {
     liveBadge.dataset.state = st;
     setText(liveBadge, `live.${st}`);
+    // The stream is back (a dead spot does not always fire `online`): refresh a view that is not fresh.
+    if (st === 'live' && stale.shown) load();
   });
   const offLang = onLangChange(() => paint());
 
@@ -560,21 +586,30 @@ export function render(root, ctx) {
     if (event.type === 'parked') paintQueued();
     if (!flushTimer) flushTimer = setTimeout(() => { flushTimer = null; load(); }, COALESCE_MS);
   });
+  if (kept) {
+    list.removeAttribute('aria-busy');
+    stale.showSoon(loadedAt);
+  }
   load();
   paintQueued();
   const ticker = setInterval(tick, 1000);
   const refresh = setInterval(load, REFRESH_SECONDS * 1000);
   const onVisible = () => document.visibilityState === 'visible' && load();
   document.addEventListener('visibilitychange', onVisible);
+  // Shown from what the tablet kept: refresh as soon as the network is back.
+  const onOnline = () => load();
+  window.addEventListener('online', onOnline);
   return () => {
     clearInterval(ticker);
     clearInterval(refresh);
     clearTimeout(flushTimer);
+    stale.hide();
     offEvent();
     offOutbox();
     offState();
     offLang();
     document.removeEventListener('visibilitychange', onVisible);
+    window.removeEventListener('online', onOnline);
   };
 }
 
@@ -603,6 +638,8 @@ function withPending(server, pending) {
       if (!job.running_since) job.running_since = at;
       job.state = 'in_progress';
       view.open_entry = { job_id: job.id, job_title: job.title, started_at: job.running_since };
+      // A job start opens the working day when it is not open (the server does the same: api/workday.py).
+      if (!view.attendance || view.attendance.clock_out_at) view.attendance = { clock_in_at: at, clock_out_at: null, opened_by: 'job_start' };
     } else if (what === 'clock-off' && job) {
       if (job.running_since || job.state === 'in_progress') stop(job, e.json?.reason);
     } else if (what === 'clock-in') {

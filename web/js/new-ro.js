@@ -6,7 +6,9 @@ import { action, send } from './action.js';
 import { onOutbox } from './outbox.js';
 import { h, clear, setText, toast, copyText, timeEl } from './dom.js';
 import { getLang, getShopTimeZone, t } from './i18n.js';
-import { defaultPromise, shopDate, zonedToIso } from './time.js';
+import { shopDate, zonedToIso } from './time.js';
+import { afterOpenHours } from './hours.js';
+import { promiseChips } from './promise.js';
 import { field, formBanner, showError, clearError, showFieldErrors, clearFieldErrors, clearFieldError, showBannerErrors } from './forms.js';
 
 const FUEL_LABELS = ['E', '1/8', '1/4', '3/8', '1/2', '5/8', '3/4', '7/8', 'F'];
@@ -59,30 +61,20 @@ export function render(root, ctx) {
   const concernList = h('ol', { class: 'rows concern-rows' });
   const jobList = h('div', { class: 'rows job-rows' });
 
-  // --- promise ---
-  const initial = defaultPromise(zone);
+  // --- promise: by default three opening hours ahead; the quick choices keep inside opening hours ---
+  const shopHours = ctx.state.shop?.hours;
+  const initial = afterOpenHours(3, { zone, shopHours, now: new Date() });
   const pDate = input('promised_date', { type: 'date', value: initial.date, min: shopDate(zone), required: true, 'data-path': 'promised_at' });
   const pTime = input('promised_time', { type: 'time', value: initial.time, step: 900, required: true });
-  const quick = [
-    { key: 'newro.inHours', params: { hours: 2 }, pick: () => defaultPromise(zone, 2) },
-    { key: 'newro.inHours', params: { hours: 4 }, pick: () => defaultPromise(zone, 4) },
-    { key: 'newro.todayAt', params: { time: '17:30' }, pick: () => ({ date: shopDate(zone), time: '17:30' }) },
-    { key: 'newro.tomorrowAt', params: { time: '10:00' }, pick: () => ({ date: shopDate(zone, 1), time: '10:00' }) },
-  ].map((q) =>
-    h('button', {
-      type: 'button',
-      class: 'chip chip-button',
-      t: q.key,
-      tp: q.params,
-      onclick: () => {
-        const v = q.pick();
-        pDate.value = v.date;
-        pTime.value = v.time;
-        clearFieldError(pDate);
-        dirty = true;
-      },
-    }),
-  );
+  const quick = promiseChips({
+    shopHours,
+    onPick: (v) => {
+      pDate.value = v.date;
+      pTime.value = v.time;
+      clearFieldError(pDate);
+      dirty = true;
+    },
+  });
 
   const banner = formBanner();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-lg', 'data-testid': 'submit-ro' }, h('span', { t: 'newro.submit' }));
@@ -123,7 +115,7 @@ export function render(root, ctx) {
     section(
       'newro.promiseSection',
       h('div', { class: 'grid-2' }, field('newro.promisedDate', pDate), field('newro.promisedTime', pTime)),
-      h('div', { class: 'chips' }, quick),
+      quick.el,
       h('p', { class: 'field-hint', t: 'newro.shopTime', tp: { zone } }),
     ),
     h('div', { class: 'action-bar' }, cancel, submit),
@@ -410,7 +402,10 @@ export function render(root, ctx) {
   addJob(false);
   custName.focus();
 
-  return () => offOutbox();
+  return () => {
+    offOutbox();
+    quick.stop();
+  };
 }
 
 /** The outbox action for one new repair order (meta lets the board show it before the server has it). */

@@ -10,6 +10,8 @@ import { send } from './action.js';
 import { formatMinutes, formatHours, tap } from './clock.js';
 import { hasLiveCamera, openCamera } from './camera.js';
 import { downscale, enqueuePhoto, onPhotoQueue } from './photo-queue.js';
+import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
+import { clockReview, mayReview } from './clock-review.js';
 
 const RESULTS = ['pass', 'fail', 'na'];
 const LIVE_TYPES = /^(job\.|qc\.recorded|clock\.|stage\.changed)/;
@@ -22,28 +24,41 @@ export function render(root, ctx, param) {
 // ---------- the queue ----------
 
 function renderQueue(root, ctx) {
-  let jobs = null;
+  const me = ctx.state.user?.id;
+  const stale = staleMark();
+  // The queue as this tablet last loaded it: shown at once, as not fresh until the server answers.
+  const kept = readScreen(me, 'qc.queue');
+  let loadedAt = kept?.at ?? null;
+  let jobs = Array.isArray(kept?.data) ? kept.data : null;
   const liveBadge = h('span', { class: 'live-state', 'data-testid': 'live-state', role: 'status' });
   const count = h('span', { class: 'count-pill', hidden: true });
   const banner = h('div', { class: 'form-banner', role: 'alert', hidden: true });
   const list = h('div', { class: 'qc-queue', 'data-testid': 'qc-queue', 'aria-busy': 'true' });
+  // The foreman's other checking: clock taps flagged as late or out of place (clock-review.js).
+  const review = mayReview(ctx.state.user) ? clockReview(ctx) : null;
   root.append(
     h(
       'div',
       { class: 'page' },
       h('header', { class: 'page-head' }, h('div', { class: 'title-row' }, h('h1', { t: 'qc.queueTitle' }), count, liveBadge)),
+      stale.el,
       banner,
       list,
+      review?.node,
     ),
   );
 
   async function load() {
+    const askedAt = new Date().toISOString();
     try {
       jobs = (await get('/api/qc/queue'))?.jobs || [];
+      loadedAt = keepScreen(me, 'qc.queue', jobs, askedAt);
+      stale.hide();
       clearError(banner);
     } catch (err) {
       if (err.status === 401) return;
-      showError(banner, err);
+      if (jobs && unreachable(err)) stale.show(loadedAt);
+      else showError(banner, err);
     }
     list.removeAttribute('aria-busy');
     paint();
@@ -93,14 +108,24 @@ function renderQueue(root, ctx) {
   const offState = onLiveState((st) => {
     liveBadge.dataset.state = st;
     setText(liveBadge, `live.${st}`);
+    if (st === 'live' && stale.shown) load(); // the stream is back: refresh a queue that is not fresh
   });
   const offLang = onLangChange(paint);
+  if (jobs) {
+    list.removeAttribute('aria-busy');
+    paint();
+    stale.showSoon(loadedAt);
+  }
   load();
+  window.addEventListener('online', load);
   return () => {
     clearTimeout(timer);
+    stale.hide();
     offEvent();
     offState();
     offLang();
+    window.removeEventListener('online', load);
+    review?.destroy();
   };
 }
 
@@ -121,11 +146,14 @@ function renderChecklist(root, ctx, jobId) {
   const sign = h('button', { type: 'button', class: 'btn btn-primary btn-xl', 'data-testid': 'qc-sign', onclick: () => submit() });
   const summary = h('p', { class: 'qc-summary', 'aria-live': 'polite' });
   const back = h('a', { class: 'btn btn-ghost btn-lg', href: '#/qc', t: 'qc.back' });
+  const stale = staleMark();
+  let loadedAt = null;
   root.append(
     h(
       'div',
       { class: 'page page-form qc-page' },
       h('header', { class: 'page-head' }, h('h1', { t: 'qc.title' }), back),
+      stale.el,
       head,
       banner,
       items,
@@ -135,14 +163,31 @@ function renderChecklist(root, ctx, jobId) {
 
   async function load() {
     try {
+      const fetchTemplate = !template;
+      const askedAt = new Date().toISOString();
       const [queue, tpl] = await Promise.all([get('/api/qc/queue'), template ? template : get('/api/qc-templates/default')]);
       template = tpl;
       job = (queue?.jobs || []).find((j) => j.id === jobId) || null;
       gone = !job;
+      loadedAt = keepScreen(me, 'qc.queue', queue?.jobs || [], askedAt);
+      if (fetchTemplate) keepScreen(me, 'qc.template', tpl, askedAt);
+      stale.hide();
       if (!sending) clearError(banner);
     } catch (err) {
       if (err.status === 401) return;
-      showError(banner, err);
+      // No network: the checklist from what the tablet last loaded (the queue and the template);
+      // signing goes through the outbox as always.
+      const keptQueue = job ? null : readScreen(me, 'qc.queue');
+      const keptJob = job || (keptQueue?.data || []).find((j) => j.id === jobId);
+      const keptTemplate = template || readScreen(me, 'qc.template')?.data;
+      if (unreachable(err) && keptJob && keptTemplate) {
+        job = keptJob;
+        template = keptTemplate;
+        loadedAt = loadedAt ?? keptQueue?.at;
+        stale.show(loadedAt);
+      } else {
+        showError(banner, err);
+      }
     }
     paint();
   }
@@ -150,7 +195,8 @@ function renderChecklist(root, ctx, jobId) {
   const nameIn = (item, lang) => (lang === 'zh-CN' ? item.name_zh || item.name_en : item.name_en || item.name_zh) || '';
   const itemName = (item) => nameIn(item, getLang());
   // The record keeps each item's name in the shop's language, whatever this tablet shows, so the
-  // same item reads the same in every report (the technician's screen translates it back).
+  // same item reads the same in every report; the item's id lets the server keep both labels, which
+  // the technician's screen shows in its own language.
   const shopLang = ['en', 'zh-CN'].includes(ctx.state.shop?.language) ? ctx.state.shop.language : getLang();
 
   function paint() {
@@ -282,7 +328,7 @@ function renderChecklist(root, ctx, jobId) {
     const body = {
       items: list.map((item) => {
         const a = answers.get(item.id);
-        const out = { name: nameIn(item, shopLang), result: a.result };
+        const out = { item_id: item.id, name: nameIn(item, shopLang), result: a.result };
         if (a.note.trim()) out.note = a.note.trim();
         return out;
       }),
@@ -326,10 +372,14 @@ function renderChecklist(root, ctx, jobId) {
   });
   const offLang = onLangChange(paint);
   load();
+  const onOnline = () => stale.shown && !sending && load();
+  window.addEventListener('online', onOnline);
   return () => {
     clearTimeout(timer);
+    stale.hide();
     offEvent();
     offQueue();
     offLang();
+    window.removeEventListener('online', onOnline);
   };
 }

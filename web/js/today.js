@@ -3,12 +3,13 @@
 // What this tablet has not sent yet (outbox) shows too: new repair orders as pending cards at the
 // top, and a changed promise as the new time marked "not sent yet", until the server has them.
 import { get } from './api.js';
-import { h, clear, timeEl, setText, toast, copyText } from './dom.js';
+import { h, clear, timeEl, setText, toast, copyText, uid } from './dom.js';
 import { showError } from './forms.js';
 import { onLiveEvent, onLiveState } from './live.js';
 import { onOutbox, unsent } from './outbox.js';
 import { openOutboxList } from './outbox-list.js';
 import { openPromiseDialog } from './promise.js';
+import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
 
 const SOON_MINUTES = 60; // amber when the promise is this close
 const REFRESH_SECONDS = 120; // safety net only: the stream carries every change
@@ -25,6 +26,16 @@ export function render(root, ctx) {
   let loaded = false;
   let pendingRos = []; // outbox entries of new repair orders (pending or parked)
   let pendingPromises = new Map(); // repair order id → {promisedAt, state} of its latest unsent change
+  const me = ctx.state.user?.id;
+  const stale = staleMark();
+  // What the board last loaded on this tablet: shown at once, as not fresh until the server answers.
+  const kept = readScreen(me, 'today');
+  let loadedAt = kept?.at ?? null;
+  let fresh = false; // `items` is the server's list as of now (loaded, then kept up by the stream)
+  if (kept && Array.isArray(kept.data)) {
+    items = kept.data;
+    loaded = true;
+  }
 
   const search = h('input', {
     type: 'search',
@@ -53,6 +64,7 @@ export function render(root, ctx) {
       { class: 'page' },
       h('header', { class: 'page-head' }, h('div', { class: 'title-row' }, h('h1', { t: 'today.title' }), count, liveBadge), newButton),
       h('div', { class: 'toolbar' }, h('div', { class: 'search' }, searchIcon(), search)),
+      stale.el,
       error,
       list,
     ),
@@ -64,16 +76,27 @@ export function render(root, ctx) {
   });
 
   async function load() {
+    const askedAt = new Date().toISOString();
     try {
       const data = await get('/api/repair-orders');
       items = Array.isArray(data?.items) ? data.items : Array.isArray(data) ? data : [];
       loaded = true;
       error.hidden = true;
+      fresh = true;
+      remember(askedAt);
+      stale.hide();
     } catch (err) {
       if (err.status === 401) return; // app.js sends us to sign-in
-      if (err.status === 403) setText(error, 'today.forbidden');
-      else showError(error, err);
-      error.hidden = false;
+      fresh = false;
+      if (loaded && unreachable(err)) {
+        // The board as last loaded stays, marked with when: better than a blank board.
+        stale.show(loadedAt);
+        error.hidden = true;
+      } else {
+        if (err.status === 403) setText(error, 'today.forbidden');
+        else showError(error, err);
+        error.hidden = false;
+      }
     }
     list.removeAttribute('aria-busy');
     paint();
@@ -156,8 +179,14 @@ export function render(root, ctx) {
     else items.push(ro);
   }
 
+  /** Keep the board as it now is for a reload without network (only a list that is up to date). */
+  function remember(at) {
+    if (fresh) loadedAt = keepScreen(me, 'today', items, at);
+  }
+
   function openPromise(ro) {
     openPromiseDialog(ro, {
+      hours: ctx.state.shop?.hours,
       onSaved: (updated) => {
         if (updated?.promise_pending) {
           // Kept on the tablet: shown from the outbox (laid over the server's data), never
@@ -166,6 +195,7 @@ export function render(root, ctx) {
           loadOutbox();
         } else if (updated?.id) {
           upsert(updated);
+          remember();
         }
         paint();
       },
@@ -225,6 +255,7 @@ export function render(root, ctx) {
         else return load(); // network trouble mid-way: the full reload sorts it out
       }
     }
+    remember();
     paint();
   }
 
@@ -242,6 +273,8 @@ export function render(root, ctx) {
   const offState = onLiveState((st) => {
     liveBadge.dataset.state = st;
     setText(liveBadge, `live.${st}`);
+    // The stream is back (a dead spot does not always fire `online`): refresh a board that is not fresh.
+    if (st === 'live' && stale.shown) load();
   });
   const offOutbox = onOutbox((event) => {
     if (event.type !== 'change' && event.type !== 'done' && event.type !== 'parked') return;
@@ -250,12 +283,20 @@ export function render(root, ctx) {
       // The server's answer is the repair order as it now is: show it at once, in the same
       // paint that drops the pending mark (the live event that follows only confirms it).
       if (!loaded) load();
-      else if (event.body?.id) upsert(event.body);
+      else if (event.body?.id) {
+        upsert(event.body);
+        remember();
+      }
       paint();
     }
     loadOutbox();
   });
 
+  if (kept) {
+    list.removeAttribute('aria-busy');
+    paint();
+    stale.showSoon(loadedAt);
+  }
   load();
   loadOutbox();
   const timer = setInterval(load, REFRESH_SECONDS * 1000);
@@ -269,6 +310,7 @@ export function render(root, ctx) {
     clearInterval(timer);
     clearInterval(recolour);
     clearTimeout(flushTimer);
+    stale.hide();
     offEvent();
     offState();
     offOutbox();
@@ -319,6 +361,7 @@ function card(ro, now, onPromise, onWalk) {
   const pct = jobs.length ? Math.round((done / jobs.length) * 100) : 0;
   const bar = h('span', { class: 'progress-fill' });
   bar.style.width = `${pct}%`; // set from JS: the CSP forbids style="" in markup
+  const jobsTextId = uid('ro-jobs'); // the bar is named by its "1 of 2 jobs done"
 
   return h(
     'article',
@@ -344,8 +387,8 @@ function card(ro, now, onPromise, onWalk) {
     h(
       'div',
       { class: 'ro-jobs' },
-      h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': jobs.length, 'aria-valuenow': done }, bar),
-      h('span', { class: 'ro-jobs-text', t: jobs.length ? 'today.jobsDone' : 'today.noJobs', tp: { done, total: jobs.length } }),
+      h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': jobs.length, 'aria-valuenow': done, 'aria-labelledby': jobsTextId }, bar),
+      h('span', { class: 'ro-jobs-text', id: jobsTextId, t: jobs.length ? 'today.jobsDone' : 'today.noJobs', tp: { done, total: jobs.length } }),
       awaiting ? h('span', { class: 'chip chip-warn', t: 'today.awaitingApproval', tp: { count: awaiting } }) : null,
     ),
     jobLines(ro.jobs || []),

@@ -4,15 +4,21 @@
 import { get, newIdempotencyKey } from './api.js';
 import { action, send } from './action.js';
 import { entries, onOutbox } from './outbox.js';
-import { h, clear, setText, toast, timeEl } from './dom.js';
+import { h, clear, setText, toast, timeEl, uid } from './dom.js';
 import { showError } from './forms.js';
+import { t } from './i18n.js';
 import { vehicleView, drawMarks } from './vehicle.js';
 import { hasLiveCamera, openCamera } from './camera.js';
 import { downscale, enqueuePhoto, pendingPhotos, onPhotoQueue, discardPhoto, flush } from './photo-queue.js';
+import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
 
 const TYPES = ['scratch', 'dent', 'chip', 'crack', 'other'];
 const VIEW_ORDER = ['left', 'top', 'right', 'front', 'rear'];
 const SAVE_DELAY_MS = 500;
+// One arrow key press moves a mark this share of its view (with Shift: NUDGE_FAR).
+const NUDGE = 0.02;
+const NUDGE_FAR = 0.1;
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
 export function render(root, ctx, param) {
   const roId = Number(param);
@@ -27,19 +33,28 @@ export function render(root, ctx, param) {
   let saveTimer = null;
 
   const banner = h('div', { class: 'form-banner', role: 'alert', hidden: true });
+  const stale = staleMark();
   const title = h('h1', { t: 'walk.title' });
   const sub = h('p', { class: 'muted' });
   const views = h('div', { class: 'car-views' });
+  // Without a pointer: each view is a button named by its caption; Enter adds a mark in its middle
+  // and the arrow keys move it (keyHint says so, visibly while a view has keyboard focus).
+  const keyHint = h('p', { class: 'muted key-hint', id: uid('walk-keys'), t: 'walk.keyHint' });
   const svgs = {};
   for (const view of VIEW_ORDER) {
     const svg = vehicleView(view, (x, y) => addMark(view, x, y));
+    const caption = h('figcaption', { id: uid('walk-view'), t: `walk.view.${view}` });
     svg.setAttribute('data-testid', `car-${view}`);
+    svg.setAttribute('aria-labelledby', caption.id);
+    svg.setAttribute('aria-describedby', keyHint.id);
+    svg.addEventListener('keydown', (ev) => viewKey(view, ev));
     svgs[view] = svg;
-    views.append(h('figure', { class: `car-figure fig-${view}` }, svg, h('figcaption', { t: `walk.view.${view}` })));
+    views.append(h('figure', { class: `car-figure fig-${view}` }, svg, caption));
   }
   const list = h('ol', { class: 'mark-list', 'data-testid': 'mark-list' });
-  const fuel = h('div', { class: 'fuel-row', role: 'group' });
-  const mileage = h('input', { type: 'number', class: 'input', inputmode: 'numeric', min: 0, max: 2000000, 'data-testid': 'walk-mileage' });
+  const fuel = h('div', { class: 'fuel-row', role: 'group', tattrs: { 'aria-label': 'newro.fuel' } });
+  const mileageId = uid('walk-mileage');
+  const mileage = h('input', { type: 'number', class: 'input', id: mileageId, inputmode: 'numeric', min: 0, max: 2000000, 'data-testid': 'walk-mileage' });
   const signPanel = h('section', { class: 'card sign-panel', 'data-testid': 'sign-panel' });
   const back = h('button', { type: 'button', class: 'btn btn-ghost', t: 'walk.back', onclick: () => ctx.go('#/today') });
 
@@ -48,11 +63,12 @@ export function render(root, ctx, param) {
       'div',
       { class: 'page walk-page', 'data-testid': 'walkaround' },
       h('header', { class: 'page-head' }, h('div', {}, title, sub), back),
+      stale.el,
       banner,
       h(
         'div',
         { class: 'walk-grid' },
-        h('section', { class: 'card walk-map' }, h('p', { class: 'muted', t: 'walk.tapHint' }), views),
+        h('section', { class: 'card walk-map' }, h('p', { class: 'muted', t: 'walk.tapHint' }), keyHint, views),
         h(
           'div',
           { class: 'walk-side' },
@@ -62,7 +78,7 @@ export function render(root, ctx, param) {
             { class: 'card' },
             h('h2', { t: 'walk.fuelMileage' }),
             fuel,
-            h('label', { class: 'field-label', t: 'walk.mileage' }),
+            h('label', { class: 'field-label', for: mileageId, t: 'walk.mileage' }),
             mileage,
           ),
           signPanel,
@@ -85,6 +101,39 @@ export function render(root, ctx, param) {
     marks = number([...marks, mark]);
     selected = mark.id;
     paint();
+  }
+
+  function viewKey(view, ev) {
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      if (locked()) return toast('walk.lockedToast');
+      addMark(view, 0.5, 0.5);
+      const mark = marks.at(-1);
+      toast('walk.markAdded', { number: mark.number, view: t(`walk.view.${view}`) });
+      return;
+    }
+    const [dx, dy] = ARROWS[ev.key] || [];
+    if (dx === undefined || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    ev.preventDefault(); // the arrows move the mark, not the page
+    const here = marks.filter((m) => m.view === view);
+    const mark = here.find((m) => m.id === selected) || here.at(-1);
+    if (!mark || locked()) return;
+    const step = ev.shiftKey ? NUDGE_FAR : NUDGE;
+    const clamp = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
+    mark.x = clamp(mark.x + dx * step);
+    mark.y = clamp(mark.y + dy * step);
+    selected = mark.id;
+    paint();
+    if (mark.type) scheduleSave();
+  }
+
+  // Keyboard focus entering a mark's row selects it (the arrows then move that one), without
+  // rebuilding the list under the focus.
+  function selectQuietly(mark) {
+    if (selected === mark.id) return;
+    selected = mark.id;
+    for (const view of VIEW_ORDER) drawMarks(svgs[view], marks, selected);
+    list.querySelectorAll('.mark-item').forEach((li) => li.classList.toggle('selected', li.dataset.mark === mark.id));
   }
 
   function setType(mark, type) {
@@ -164,7 +213,7 @@ export function render(root, ctx, param) {
     const tiles = [];
     for (const p of walk.photos.filter((p) => p.panel === mark.id)) {
       tiles.push(
-        h('a', { class: 'photo-tile done', href: p.url, target: '_blank', 'data-testid': 'photo-thumb' }, h('img', { src: p.thumb_url, alt: '', loading: 'lazy' })),
+        h('a', { class: 'photo-tile done', href: p.url, target: '_blank', 'data-testid': 'photo-thumb', tattrs: { 'aria-label': 'walk.openPhoto' } }, h('img', { src: p.thumb_url, alt: '', loading: 'lazy' })),
       );
     }
     for (const e of queued.filter((q) => q.panel === mark.id)) {
@@ -175,7 +224,7 @@ export function render(root, ctx, param) {
         'div',
         { class: ['photo-tile', e.state === 'failed' ? 'failed' : 'pending'], 'data-testid': 'photo-pending', 'data-key': e.key },
         previews.get(e.key) ? h('img', { src: previews.get(e.key), alt: '' }) : null,
-        h('span', { class: 'photo-bar', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 }, bar),
+        h('span', { class: 'photo-bar', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100, tattrs: { 'aria-label': 'walk.photoUpload' } }, bar),
         e.state === 'failed' ? h('span', { class: 'photo-error' }, e.error || '') : null,
         e.state === 'failed'
           ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', t: 'common.remove', onclick: () => discardPhoto(e.key) })
@@ -190,6 +239,9 @@ export function render(root, ctx, param) {
     setText(title, 'walk.title', { number: ro?.number ?? '' });
     sub.textContent = ro ? [ro.vehicle?.plate, [ro.vehicle?.make, ro.vehicle?.model].filter(Boolean).join(' '), ro.customer?.name].filter(Boolean).join(' · ') : '';
     for (const view of VIEW_ORDER) drawMarks(svgs[view], marks, selected);
+    // The list is rebuilt: a keyboard user's focus goes back to the same control of the same mark.
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const refocus = focused && { mark: focused.closest('.mark-item')?.dataset.mark, testid: focused.dataset.testid };
     clear(list);
     if (!marks.length) list.append(h('li', { class: 'muted', t: locked() ? 'walk.noDamageSigned' : 'walk.noMarks' }));
     for (const mark of marks) {
@@ -198,12 +250,12 @@ export function render(root, ctx, param) {
       list.append(
         h(
           'li',
-          { class: ['mark-item', mark.id === selected ? 'selected' : ''], 'data-testid': 'mark-item', 'data-type': mark.type || '', onclick: () => { selected = mark.id; paint(); } },
-          h('div', { class: 'mark-head' }, h('span', { class: 'mark-number' }, String(mark.number)), h('span', { class: 'muted', t: `walk.view.${mark.view}` }),
+          { class: ['mark-item', mark.id === selected ? 'selected' : ''], 'data-testid': 'mark-item', 'data-mark': mark.id, 'data-type': mark.type || '', onclick: () => { selected = mark.id; paint(); }, onfocusin: () => selectQuietly(mark) },
+          h('div', { class: 'mark-head' }, h('span', { class: 'mark-number', id: `mark-${mark.id}-number` }, String(mark.number)), h('span', { class: 'muted', id: `mark-${mark.id}-view`, t: `walk.view.${mark.view}` }),
             locked() ? null : h('button', { type: 'button', class: 'btn btn-ghost btn-sm', t: 'common.remove', 'data-testid': 'mark-remove', onclick: (ev) => { ev.stopPropagation(); removeMark(mark); } })),
           h(
             'div',
-            { class: 'chips type-chips', role: 'group' },
+            { class: 'chips type-chips', role: 'group', 'aria-labelledby': `mark-${mark.id}-number mark-${mark.id}-view` },
             TYPES.map((type) =>
               h('button', {
                 type: 'button',
@@ -239,6 +291,10 @@ export function render(root, ctx, param) {
         ),
       );
     }
+    if (refocus?.mark && refocus.testid) {
+      const again = [...list.querySelectorAll('.mark-item')].find((li) => li.dataset.mark === refocus.mark);
+      again?.querySelector(`[data-testid="${refocus.testid}"]`)?.focus();
+    }
     clear(fuel);
     for (let eighths = 0; eighths <= 8; eighths++) {
       fuel.append(
@@ -259,7 +315,7 @@ export function render(root, ctx, param) {
 
   // ---------- signature ----------
   const pad = h('canvas', { class: 'sign-pad', width: 600, height: 200, 'data-testid': 'sign-pad' });
-  const signer = h('input', { type: 'text', class: 'input', maxlength: 120, 'data-testid': 'sign-name', tattrs: { placeholder: 'walk.signerName' } });
+  const signer = h('input', { type: 'text', class: 'input', maxlength: 120, 'data-testid': 'sign-name', tattrs: { placeholder: 'walk.signerName', 'aria-label': 'walk.signerName' } });
   let inked = false;
   (function wirePad() {
     const g = pad.getContext('2d');
@@ -326,14 +382,14 @@ export function render(root, ctx, param) {
     signPanel.append(h('h2', { t: 'walk.signature' }));
     if (!walk.signed_at && pendingSignature) {
       signPanel.append(
-        h('img', { class: 'sign-image', src: pendingSignature.url, alt: '', 'data-testid': 'signature-image' }),
+        h('img', { class: 'sign-image', src: pendingSignature.url, tattrs: { alt: 'walk.signature' }, 'data-testid': 'signature-image' }),
         h('p', { 'data-testid': 'signed-by' }, h('span', { t: 'walk.signedBy', tp: { name: pendingSignature.name } }), ' ', h('span', { class: 'chip chip-queued', 'data-testid': 'signature-pending', t: 'outbox.notSent' })),
       );
       return;
     }
     if (locked()) {
       signPanel.append(
-        h('img', { class: 'sign-image', src: walk.signature_url, alt: '', 'data-testid': 'signature-image' }),
+        h('img', { class: 'sign-image', src: walk.signature_url, tattrs: { alt: 'walk.signature' }, 'data-testid': 'signature-image' }),
         h('p', { 'data-testid': 'signed-by' }, h('span', { t: 'walk.signedBy', tp: { name: walk.signed_by } }), ' · ', timeEl(walk.signed_at, 'smart')),
       );
       return;
@@ -358,7 +414,19 @@ export function render(root, ctx, param) {
   // ---------- load ----------
   async function load() {
     try {
-      [ro, walk] = await Promise.all([get(`/api/repair-orders/${roId}`), get(`/api/repair-orders/${roId}/walkaround`)]);
+      try {
+        const askedAt = new Date().toISOString();
+        [ro, walk] = await Promise.all([get(`/api/repair-orders/${roId}`), get(`/api/repair-orders/${roId}/walkaround`)]);
+        keepScreen(me, `walk:${roId}`, { ro, walk }, askedAt);
+        stale.hide();
+      } catch (err) {
+        // No network: the walk-around as this tablet last loaded it, marked as not fresh; what is
+        // done on it now goes through the outbox as always.
+        const kept = readScreen(me, `walk:${roId}`);
+        if (!unreachable(err) || !kept?.data?.ro || !kept.data.walk) throw err;
+        ({ ro, walk } = kept.data);
+        stale.show(kept.at);
+      }
       // What this tablet saved but has not sent yet is newer than the server's copy.
       const waiting = (await entries()).filter((e) => e.meta?.roId === roId && e.state === 'pending');
       const lastMap = waiting.filter((e) => e.meta.kind === 'damage-map').pop();
@@ -433,8 +501,14 @@ export function render(root, ctx, param) {
     paint();
   });
   load();
+  // Opened from what the tablet kept: load the server's copy once the network is back (only then:
+  // a walk-around being filled in is not reloaded under the advisor's finger).
+  const onOnline = () => stale.shown && load();
+  window.addEventListener('online', onOnline);
   return () => {
     clearTimeout(saveTimer);
+    stale.hide();
+    window.removeEventListener('online', onOnline);
     offQueue();
     offOutbox();
     previews.forEach((url) => URL.revokeObjectURL(url));
