@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import os
 import sqlite3
 import sys
@@ -29,12 +31,13 @@ def _settings():  # type: ignore[no-untyped-def]
         _fail(str(exc))
 
 
-def migrate() -> None:
-    """Apply pending migrations (the Procfile's release step)."""
+def migrate(quiet: bool = False) -> None:
+    """Apply pending migrations (the Procfile's release step); `quiet` without Piccolo's progress."""
     _settings()
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    result = asyncio.run(run_forwards(app_name="bayline", migration_id="all", fake=False))
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        result = asyncio.run(run_forwards(app_name="bayline", migration_id="all", fake=False))
     if not result.success:
         _fail(f"migration failed: {result.message}")
 
@@ -45,22 +48,29 @@ def serve(args: argparse.Namespace) -> None:
         migrate()
     import uvicorn
 
+    port = args.port or config.port  # PORT is checked with the other settings (one line if wrong)
     where = "SQLite " + str(config.sqlite_path) if config.is_sqlite else "PostgreSQL"
     shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host  # noqa: S104
-    print(f"Bayline on {where} — open http://{shown}:{args.port}/", flush=True)
+    print(f"Bayline on {where} — open http://{shown}:{port}/", flush=True)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=args.host,
-        port=args.port,
+        port=port,
         workers=args.workers,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from TRUSTED_PROXIES (uvicorn would trust 127.0.0.1 by default);
+        # the app applies the same rule itself (api/clientaddr.py) under any server.
+        proxy_headers=bool(config.trusted_proxies),
+        forwarded_allow_ips=",".join(str(net) for net in config.trusted_proxies) or None,
         log_level="info",
     )
 
 
 def staff_add(args: argparse.Namespace) -> None:
     _settings()
+    # The first manager is often added before the first start: bring the database up to date first
+    # (a no-op when it is) rather than fail on a missing table.
+    migrate(quiet=True)
     from api import auth, workshop
     from api.staff import add_staff
 
@@ -106,9 +116,13 @@ def backup(args: argparse.Namespace) -> None:
 def demo(_: argparse.Namespace) -> None:
     _settings()
     migrate()
+    from api import workshop
     from api.demo import fill
 
-    print(asyncio.run(fill()))
+    try:
+        print(asyncio.run(fill()))
+    except workshop.DomainError as exc:  # a shop in use: the demo would add staff with known PINs
+        _fail(f"demo: {exc.message}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("serve", help="start the web server (applies migrations first)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+    p.add_argument("--port", type=int, default=None, help="default: $PORT, else 8000")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
 

@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 import photos
-from api import workshop
+from api import inputs, workshop
 from api.commands import IdempotencyMismatch
 
 log = logging.getLogger("bayline")
@@ -49,18 +49,21 @@ def _field_message(item: dict[str, Any]) -> tuple[str, str]:
 
 
 def validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:
-    items = exc.extra if isinstance(exc.extra, list) else []
-    errors = [
-        {"field": f, "message": m} for f, m in (_field_message(i) for i in items if isinstance(i, dict))
-    ]
+    items = [i for i in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(i, dict)]
+    # The only rule on an integer path parameter is the id range (inputs.Id): say it in our words.
+    items = [{**i, "message": inputs.ID_MESSAGE} if i.get("source") == "path" else i for i in items]
+    errors = [{"field": f, "message": m} for f, m in map(_field_message, items)]
     address = {*request.path_params, *request.query_params}
     from_body = any(e["field"].split(".")[0] not in address for e in errors)
     if not errors:
         return _json(400, exc.detail or "The request could not be read.")
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    # A refusal by one of the shared input guards names its code (the screens translate it).
+    guarded = next((e for e in errors if e["message"] in inputs.CODES), None)
+    extra = inputs.refusal(guarded["message"], guarded["field"]) if guarded else {}
     # Body fields that break a rule → 422 (the contract's answer for a bad VIN); a bad path or
     # query parameter means the address itself is wrong → 400.
-    return _json(422 if from_body else 400, detail, errors=errors)
+    return _json(422 if from_body else 400, detail, errors=errors, **extra)
 
 
 def http_error(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:

@@ -261,6 +261,9 @@ def entry_out(row: dict[str, Any], titles: dict[int, str] | None = None) -> dict
         "clock_skew_flag": "clock_skew" in flags,
         "confirmed_at": row["confirmed_at"].isoformat() if row["confirmed_at"] else None,
         "corrected": bool(row["corrected"]),
+        # Why the foreman should look at it (the taps were taken either way), and when they did.
+        "review_reasons": clockstore.review_of(row),
+        "reviewed_at": row["reviewed_at"].isoformat() if row.get("reviewed_at") else None,
         "device_started_at": row["device_started_at"].isoformat() if row["device_started_at"] else None,
         "device_ended_at": row["device_ended_at"].isoformat() if row["device_ended_at"] else None,
     }

@@ -7,9 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from api import workshop
+from api import inputs, workshop
 
 Language = Literal["zh-CN", "en"]
 Role = Literal["advisor", "technician", "foreman", "manager"]
@@ -25,7 +25,23 @@ Money = Annotated[Decimal, Field(ge=0, le=10_000_000, decimal_places=2)]
 
 
 class Strict(BaseModel):
+    """The base of every request body: unknown fields refused, and every value storable.
+
+    The check runs on each field's parsed value, nested lists and dicts included (nested models
+    check themselves), so a new field or model cannot forget it: NUL characters (PostgreSQL text
+    cannot hold them), integers past 64 bits, times without an offset or outside 1970–2099
+    (api/inputs.py says why).
+    """
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        message = inputs.problem(value)
+        if message:
+            raise ValueError(message)
+        return value
 
 
 def _pin(value: str) -> str:
@@ -128,12 +144,12 @@ class RepairOrderCreate(Strict):
     concerns: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]] = (
         Field(default_factory=list, max_length=30)
     )
-    promised_at: AwareDatetime
+    promised_at: datetime  # with a UTC offset (Strict)
     jobs: list[JobIn] = Field(default_factory=list, max_length=60)
 
 
 class PromiseIn(Strict):
-    promised_at: AwareDatetime
+    promised_at: datetime  # with a UTC offset (Strict)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 
 

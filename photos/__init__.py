@@ -13,6 +13,7 @@ from photos.ingest import (
     TooManyPixels,
     Unsupported,
     ingest,
+    keep,
 )
 from photos.store import FolderStore, Store
 
@@ -31,4 +32,5 @@ __all__ = [
     "TooManyPixels",
     "Unsupported",
     "ingest",
+    "keep",
 ]

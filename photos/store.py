@@ -23,6 +23,9 @@ class Store(Protocol):
     def path(self, name: str) -> Path:
         """The file behind a name returned by put(); ValueError for anything else."""
 
+    def remove(self, name: str) -> None:
+        """Delete the file behind a name returned by put() (nothing when it is gone already)."""
+
 
 class FolderStore:
     def __init__(self, root: Path) -> None:
@@ -52,3 +55,6 @@ class FolderStore:
         if not NAME.match(name):
             raise ValueError(f"not a photo name: {name!r}")
         return self.root / name
+
+    def remove(self, name: str) -> None:
+        self.path(name).unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -96,7 +97,11 @@ def test_staff_add_backup_and_weak_pin(tmp_path: Path) -> None:
     assert copy.execute("SELECT username FROM staff").fetchall() == [("li.na",)]
     copy.close()
     assert _cli(tmp_path, "backup", "--to", str(backup)).returncode == 2  # never overwrites
-    pg = _cli(tmp_path, "backup", "--to", str(tmp_path / "x"), DATABASE_URL="postgresql://u@127.0.0.1/none")
+    pg_settings = {
+        "DATABASE_URL": "postgresql://u@127.0.0.1/none",
+        "BAYLINE_SECRET": "a-shared-secret-0123456789",
+    }
+    pg = _cli(tmp_path, "backup", "--to", str(tmp_path / "x"), **pg_settings)
     assert pg.returncode == 2 and "pg_dump" in pg.stderr
 
 
@@ -117,6 +122,56 @@ def test_demo_fills_once(tmp_path: Path) -> None:
         assert day == datetime.fromisoformat(str(created)).astimezone(zone).strftime("%y%m%d"), number
         by_day.setdefault(day, []).append(int(seq))
     assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in by_day.values()), by_day
+    db.close()
+
+
+def test_demo_refuses_a_shop_in_use(tmp_path: Path) -> None:
+    """Issue 11 item 10: on a shop with staff the demo added a manager and printed the PIN."""
+    assert _cli(tmp_path, "migrate").returncode == 0
+    added = _cli(
+        tmp_path, "staff", "add", "--username", "boss", "--name", "老板", "--role", "manager", "--pin", "5063"
+    )
+    assert added.returncode == 0, added.stderr
+    refused = _cli(tmp_path, "demo")
+    assert refused.returncode != 0 and "PIN" not in refused.stdout
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "staff" in lines[0] and "empty" in lines[0], refused.stderr
+    db = sqlite3.connect(tmp_path / "bayline.sqlite3")
+    assert db.execute("SELECT username FROM staff").fetchall() == [("boss",)]
+    assert db.execute("SELECT count(*) FROM repair_order").fetchone()[0] == 0
+    db.close()
+
+
+def test_a_port_that_is_not_a_number_stops_any_command_with_one_line(tmp_path: Path) -> None:
+    """Issue 11 item 19: `PORT=abc python -m api migrate` printed a traceback."""
+    result = _cli(tmp_path, "migrate", PORT="abc")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PORT: must be a whole number" in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(
+    "shared",
+    [{"DATABASE_URL": "postgresql://bayline@127.0.0.1:1/bayline"}, {"REDIS_URL": "redis://127.0.0.1:1/0"}],
+)
+def test_several_workers_need_an_explicit_secret(tmp_path: Path, shared: dict[str, str]) -> None:
+    """With PostgreSQL or Redis (several workers or hosts) each host would make up its own secret."""
+    result = _cli(tmp_path, "migrate", **shared)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bayline: BAYLINE_SECRET:"), result.stderr
+    assert not (tmp_path / "secret.key").exists()
+
+
+def test_staff_add_on_a_fresh_data_dir_migrates_first(tmp_path: Path) -> None:
+    """Issue 11 item 19: it crashed with `no such table: staff` before any `migrate`."""
+    result = _cli(
+        tmp_path, "staff", "add", "--username", "wang", "--name", "王芳", "--role", "manager", "--pin", "5063"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Added manager" in result.stdout and "Traceback" not in result.stderr
+    db = sqlite3.connect(tmp_path / "bayline.sqlite3")
+    assert db.execute("SELECT username, role FROM staff").fetchall() == [("wang", "manager")]
     db.close()
 
 
@@ -172,3 +227,17 @@ def test_real_server_serves_app_api_and_schema(server: str) -> None:
         assert path in schema["paths"], path
     setup = json.loads(urllib.request.urlopen(f"{server}/api/setup", timeout=5).read())
     assert setup["needed"] is True
+
+
+def test_head_health_and_the_schema_page_work_offline_under_the_csp(server: str) -> None:
+    head = urllib.request.urlopen(urllib.request.Request(f"{server}/api/health", method="HEAD"), timeout=5)
+    assert head.status == 200 and head.read() == b""
+    page = urllib.request.urlopen(f"{server}/schema", timeout=10)
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    html = page.read().decode()
+    assert "/api/repair-orders/{ro_id}/promise" in html and "/schema/openapi.json" in html
+    # Nothing the CSP (or a shop network without internet) would block: no script, no style, no
+    # resource from another origin.
+    assert not re.search(r"<script|<style|<link|style=", html, re.I), html[:500]
+    assert all(url.startswith(("/", "#")) for url in re.findall(r'(?:src|href)="([^"]*)"', html))

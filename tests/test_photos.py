@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -202,6 +204,75 @@ def test_bomb_is_refused_from_the_header_fast(store: FolderStore, megapixels: in
     with pytest.raises(photos.TooManyPixels, match="MP"):
         ingest(bomb, store)
     assert time.perf_counter() - started < 0.2  # the issue's bound: no decoding happened
+
+
+def png_1bit(width: int, height: int) -> bytes:
+    """A valid, all-black 1-bit PNG: 8000 × 8000 is 7.8 KB on the wire and 64 MP once decoded."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = (b"\0" * (1 + (width + 7) // 8)) * height
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_png_is_decoded_in_full_so_its_pixel_limit_is_lower(store: FolderStore) -> None:
+    """The issue's file: 7.8 KB, 64 MP (JPEG's limit) but a PNG, which has no scaled decode."""
+    bomb = png_1bit(8000, 8000)
+    assert len(bomb) < 10_000
+    started = time.perf_counter()
+    with pytest.raises(photos.TooManyPixels, match="limit for a PNG is 16 MP"):
+        ingest(bomb, store)
+    assert time.perf_counter() - started < 0.2  # refused from the header: nothing was decoded
+    assert stored_files(store) == []
+    # A screenshot-sized PNG is still welcome.
+    assert ingest(png_1bit(2560, 1600), store).width == 2048
+
+
+MEMORY_PROBE = """
+import sys, tempfile, threading
+from pathlib import Path
+import photos
+from tests.test_photos import png_1bit
+
+def resident_mb():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) // 1024 for l in status if l.startswith("VmRSS"))
+
+data = png_1bit(4000, 4000)  # 16 MP: inside the limit, decoded in full
+store = photos.FolderStore(Path(tempfile.mkdtemp()))
+before = resident_mb()
+for _ in range(2):
+    # Two at once, as the server's two ingest slots do: each thread gets its own malloc heap.
+    threads = [threading.Thread(target=photos.ingest, args=(data, store)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+print(resident_mb() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
+def test_memory_of_a_big_decode_is_given_back(tmp_path: Path) -> None:
+    """A 16 MP decode peaks near 130 MB per slot; afterwards the process must shrink back."""
+    root = Path(__file__).resolve().parent.parent
+    probe = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    kept_mb = int(probe.stdout.strip().splitlines()[-1])
+    assert kept_mb < 32, f"{kept_mb} MB still resident after the decodes"
 
 
 def test_store_refuses_names_it_did_not_make(store: FolderStore) -> None:

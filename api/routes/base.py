@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import ClientException, NotAuthorizedException
 
-from api import commands, readmodels, workshop
+from api import commands, inputs, readmodels, workshop
 from api.auth import RECEIVED
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -64,9 +64,7 @@ def _header_time(request: Request, name: str, label: str) -> datetime | None:
         at = datetime.fromisoformat(raw)
     except ValueError:
         raise ClientException(f"{label} must be an ISO 8601 time with a UTC offset.") from None
-    if at.tzinfo is None:
-        raise ClientException(f"{label} needs a UTC offset, e.g. 2026-11-22T09:30:00+08:00.")
-    return at
+    return inputs.check_header_time(label, at)
 
 
 def device_sent_at(request: Request, in_body: datetime | None) -> datetime | None:

@@ -6,21 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.params import FromPath, JSONBody
-from pydantic import BaseModel, ConfigDict, Field
+from litestar.params import JSONBody
+from pydantic import Field
 
 from api import readmodels, workshop
 from api.auth import current_user, requires
 from api.commands import NewEvent, Outcome, now
+from api.inputs import Id
 from api.routes.base import run
 from api.routes.me import finding_out
 from api.routes.repair_orders import add_work
-from api.schemas import JobIn
+from api.schemas import JobIn, Strict
 from api.tables import Finding, Job
 
 
-class FindingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FindingIn(Strict):
     text: str = Field(min_length=1, max_length=500, description="what was found, in the technician's words")
     phrase: str = Field(default="", max_length=40, description="key of the phrase-list entry it started from")
 
@@ -30,7 +30,7 @@ class FindingController(Controller):
     tags = ["findings"]
 
     @post("/jobs/{job_id:int}/findings", guards=[requires("finding.add")], status_code=201)
-    async def add(self, request: Request, job_id: FromPath[int], data: JSONBody[FindingIn]) -> Response[Any]:
+    async def add(self, request: Request, job_id: Id, data: JSONBody[FindingIn]) -> Response[Any]:
         """Record a finding on a job (photos: upload with kind=finding, job_id, panel=finding:<id>)."""
         user = current_user(request)
 
@@ -61,9 +61,7 @@ class FindingController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump())
 
     @post("/findings/{finding_id:int}/recommend", guards=[requires("finding.recommend")], status_code=201)
-    async def recommend(
-        self, request: Request, finding_id: FromPath[int], data: JSONBody[JobIn]
-    ) -> Response[Any]:
+    async def recommend(self, request: Request, finding_id: Id, data: JSONBody[JobIn]) -> Response[Any]:
         """Price a finding: it becomes a job needing the customer's approval (they see it at once)."""
         user = current_user(request)
 

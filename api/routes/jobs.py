@@ -7,26 +7,26 @@ from datetime import datetime
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, post
-from litestar.params import FromPath, JSONBody
-from pydantic import BaseModel, ConfigDict, Field
+from litestar.params import JSONBody
+from pydantic import Field
 
-from api import clockbook, clockstore, readmodels, workshop
-from api.auth import StaffUser, current_user, requires
+from api import clockbook, clockstore, qcitems, readmodels, workday, workshop
+from api.auth import current_user, requires
 from api.commands import NewEvent, Outcome, now
+from api.inputs import Id
 from api.routes import clockreply
 from api.routes.base import device_sent_at, run, stage_events
+from api.schemas import Strict
 from api.tables import ClockEntry, Job, QcRecord, Staff
 
 
-class AssignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AssignIn(Strict):
     technician_id: int
 
 
-class DeviceTimes(BaseModel):
+class DeviceTimes(Strict):
     """When the tap happened and when it was sent, both on the tablet's own clock (optional)."""
 
-    model_config = ConfigDict(extra="forbid")
     device_time: datetime | None = Field(default=None, description="the tablet's clock when tapped")
     device_sent_at: datetime | None = Field(
         default=None, description="the tablet's clock when sent: corrects a wrong tablet clock"
@@ -43,15 +43,16 @@ class ClockOffIn(DeviceTimes):
     reason: str
 
 
-class QcItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=120)
+class QcItemIn(Strict):
+    item_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the checklist item (GET /api/qc-templates/default)"
+    )
+    name: str = Field(min_length=1, max_length=120, description="as the checker's tablet showed it")
     result: Literal["pass", "fail", "na"]
     note: str = Field(default="", max_length=500)
 
 
-class QcIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class QcIn(Strict):
     items: list[QcItemIn] = Field(min_length=1, max_length=60)
 
 
@@ -78,9 +79,7 @@ class JobController(Controller):
     tags = ["jobs"]
 
     @post("/{job_id:int}/assign", guards=[requires("job.assign")], status_code=200)
-    async def assign(
-        self, request: Request, job_id: FromPath[int], data: JSONBody[AssignIn]
-    ) -> Response[Any]:
+    async def assign(self, request: Request, job_id: Id, data: JSONBody[AssignIn]) -> Response[Any]:
         """Give the job to a technician (re-assigning keeps paused and rework jobs in their state)."""
         user = current_user(request)
 
@@ -105,7 +104,7 @@ class JobController(Controller):
 
     @post("/{job_id:int}/clock-on", guards=[requires("job.clock")], status_code=200)
     async def clock_on(
-        self, request: Request, job_id: FromPath[int], data: JSONBody[ClockOnIn | None] = None
+        self, request: Request, job_id: Id, data: JSONBody[ClockOnIn | None] = None
     ) -> Response[Any]:
         """Start your clock on a job assigned to you (one running clock per person)."""
         user = current_user(request)
@@ -113,45 +112,24 @@ class JobController(Controller):
         sent = device_sent_at(request, body.device_sent_at)
 
         async def handler() -> Outcome:
-            job = await _job(job_id)
-            received = now()
-            at, skewed = clockbook.effective_time(received, body.device_time, sent)
-            open_entry = await clockstore.open_entry(user.id)
-            open_job = _facts(await _job(open_entry["job"])) if open_entry else None
-            workshop.clock_on(
-                _facts(job), user.id, open_job, switch=body.switch, late=body.device_time is not None
-            )
-            before = await clockreply.stages_before({job_id} | ({open_entry["job"]} if open_entry else set()))
-            folded = await clockstore.append(
-                key=clockreply.event_key(request, user.id),
-                technician=user.id,
-                kind="on",
-                job=job_id,
-                at=at,
-                received=received,
-                actor=f"staff:{user.id}",
-                device_at=body.device_time,
-                device_sent_at=sent,
-                skewed=skewed,
-            )
-            return await _clocked("clock.on", job_id, folded, before)
+            return await start_job(user.id, job_id, body, sent, clockreply.event_key(request, user.id))
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=body.model_dump(mode="json"))
 
     @post("/{job_id:int}/clock-off", guards=[requires("job.clock")], status_code=200)
-    async def clock_off(
-        self, request: Request, job_id: FromPath[int], data: JSONBody[ClockOffIn]
-    ) -> Response[Any]:
+    async def clock_off(self, request: Request, job_id: Id, data: JSONBody[ClockOffIn]) -> Response[Any]:
         """Stop your clock with a reason; `finished` sends the job to QC."""
         user = current_user(request)
 
+        sent = device_sent_at(request, data.device_sent_at)
+
         async def handler() -> Outcome:
-            return await _stop(request, user, job_id, data)
+            return await stop_job(user.id, job_id, data, sent, clockreply.event_key(request, user.id))
 
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
 
     @post("/{job_id:int}/qc", guards=[requires("job.qc")], status_code=200)
-    async def qc(self, request: Request, job_id: FromPath[int], data: JSONBody[QcIn]) -> Response[Any]:
+    async def qc(self, request: Request, job_id: Id, data: JSONBody[QcIn]) -> Response[Any]:
         """The quality check, by someone who did not clock time on the job; any fail means rework."""
         user = current_user(request)
 
@@ -162,7 +140,7 @@ class JobController(Controller):
             passed, state = workshop.check_qc(
                 _facts(job), user.id, [c["technician"] for c in clocked], [i.result for i in data.items]
             )
-            items = [i.model_dump() for i in data.items]
+            items = await qcitems.labelled([i.model_dump() for i in data.items])
             await QcRecord(
                 job=job_id,
                 signer=user.id,
@@ -187,27 +165,69 @@ class JobController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump())
 
 
-async def _stop(request: Request, user: StaffUser, job_id: int, data: ClockOffIn) -> Outcome:
+# The clock taps as use cases, inside a command: the routes above call them for a tablet's tap, and
+# `python -m api demo` calls them with the demo's times, so demo data is clock history like any.
+
+
+async def start_job(
+    person: int, job_id: int, tap: ClockOnIn, sent: datetime | None, key: str, actor: str | None = None
+) -> Outcome:
+    """Start `person`'s clock on a job. The working day opens with it when it is not open."""
     job = await _job(job_id)
     received = now()
-    sent = device_sent_at(request, data.device_sent_at)
-    at, skewed = clockbook.effective_time(received, data.device_time, sent)
-    open_entry = await clockstore.open_entry(user.id)
+    at, skewed = clockbook.effective_time(received, tap.device_time, sent)
+    open_entry = await clockstore.open_entry(person)
     open_job = _facts(await _job(open_entry["job"])) if open_entry else None
-    workshop.clock_off(_facts(job), data.reason, open_job, user.id, late=data.device_time is not None)
+    workshop.clock_on(_facts(job), person, open_job, switch=tap.switch, late=tap.device_time is not None)
     before = await clockreply.stages_before({job_id} | ({open_entry["job"]} if open_entry else set()))
+    day, day_events = await workday.open_for_job(person, at)
     folded = await clockstore.append(
-        key=clockreply.event_key(request, user.id),
-        technician=user.id,
+        key=key,
+        technician=person,
+        kind="on",
+        job=job_id,
+        at=at,
+        received=received,
+        actor=actor or f"staff:{person}",
+        device_at=tap.device_time,
+        device_sent_at=sent,
+        skewed=skewed,
+        review=clockbook.review_reasons(
+            at, received, job_created=job["created_at"], day_started=day["clock_in_at"] if day else None
+        ),
+    )
+    outcome = await _clocked("clock.on", job_id, folded, before)
+    outcome.events[:0] = day_events
+    return outcome
+
+
+async def stop_job(
+    person: int, job_id: int, tap: ClockOffIn, sent: datetime | None, key: str, actor: str | None = None
+) -> Outcome:
+    """Stop `person`'s clock on a job with a reason."""
+    job = await _job(job_id)
+    received = now()
+    at, skewed = clockbook.effective_time(received, tap.device_time, sent)
+    open_entry = await clockstore.open_entry(person)
+    open_job = _facts(await _job(open_entry["job"])) if open_entry else None
+    workshop.clock_off(_facts(job), tap.reason, open_job, person, late=tap.device_time is not None)
+    before = await clockreply.stages_before({job_id} | ({open_entry["job"]} if open_entry else set()))
+    day = await workday.open_attendance(person)
+    folded = await clockstore.append(
+        key=key,
+        technician=person,
         kind="off",
         job=job_id,
         at=at,
         received=received,
-        actor=f"staff:{user.id}",
-        reason=data.reason,
-        device_at=data.device_time,
+        actor=actor or f"staff:{person}",
+        reason=tap.reason,
+        device_at=tap.device_time,
         device_sent_at=sent,
         skewed=skewed,
+        review=clockbook.review_reasons(
+            at, received, job_created=job["created_at"], day_started=day["clock_in_at"] if day else None
+        ),
     )
     return await _clocked("clock.off", job_id, folded, before)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from typing import Any
 
 from litestar import Request, get
 
-from api import clockstore, readmodels
+from api import clockstore, qcitems, readmodels
 from api.auth import current_user, requires
 from api.commands import now
 from api.routes.attendance import attendance_out, open_attendance
@@ -56,15 +55,13 @@ async def my_jobs(request: Request) -> dict[str, Any]:
     qc: dict[int, dict[str, Any]] = {}
     findings: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if ids:
-        for record in await QcRecord.select().where(QcRecord.job.is_in(ids)).order_by(QcRecord.signed_at):
-            items = json.loads(record["items"])
-            qc[record["job"]] = {
-                "passed": bool(record["passed"]),
-                "failed": [
-                    {"name": i["name"], "note": i.get("note", "")} for i in items if i["result"] == "fail"
-                ],
-                "signed_at": record["signed_at"].isoformat(),
-            }
+        records = (
+            await QcRecord.select()
+            .where(QcRecord.job.is_in(ids))
+            .order_by(QcRecord.signed_at)
+            .order_by(QcRecord.id)
+        )
+        qc = await qcitems.last_checks(records)
         for finding in await Finding.select().where(Finding.job.is_in(ids)).order_by(Finding.id):
             findings[finding["job"]].append(finding_out(finding))
     jobs = []

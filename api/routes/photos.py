@@ -10,15 +10,16 @@ from typing import Any
 import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, MultipartBody
+from litestar.params import MultipartBody
 from litestar.response import File
+from piccolo.engine import engine_finder
 
 import photos
-from api import readmodels, settings, statuslink, workshop
-from api.auth import current_user, requires
+from api import db, inputs, policy, readmodels, settings, statuslink, workshop
+from api.auth import check_allowed, current_user, requires
 from api.commands import NewEvent, Outcome, now
 from api.routes.base import run
-from api.tables import Job, Photo
+from api.tables import Job, Photo, Walkaround
 
 # Multipart framing around a photo of at most photos.MAX_BYTES; anything bigger is a 413 at the edge.
 MAX_UPLOAD_BODY = photos.MAX_BYTES + 64 * 1024
@@ -35,6 +36,30 @@ def store() -> photos.FolderStore:
 async def ingest(data: bytes) -> photos.Ingested:
     """The pipeline in a worker thread: a 12 MP decode must never stall the event loop."""
     return await anyio.to_thread.run_sync(photos.ingest, data, store(), limiter=_ingest_slots)
+
+
+async def keep(stored: photos.Ingested) -> None:
+    """Inside the command that will name `stored`'s files: make sure they exist at its commit.
+
+    They were written before the command, outside its lock; the clean-up of a refused upload of the
+    same picture (content-hash names) may have removed them in between.
+    """
+    await anyio.to_thread.run_sync(photos.keep, stored, store())
+
+
+async def release(stored: photos.Ingested) -> None:
+    """After the command: remove those of `stored`'s files that no row names.
+
+    A refused upload (after its image was processed) and the thumbnail of a signature leave nothing
+    behind. Under the command lock, so a concurrent command cannot be between keep() and commit.
+    """
+    engine = engine_finder()
+    assert engine is not None
+    async with db.write_transaction(engine):
+        for name in stored.files:
+            named = await Photo.exists().where((Photo.display == name) | (Photo.thumb == name))
+            if not named and not await Walkaround.exists().where(Walkaround.signature == name):
+                store().remove(name)
 
 
 async def read_upload(file: UploadFile) -> bytes:
@@ -54,6 +79,7 @@ class PhotoForm:
 
 
 def _check_form(form: PhotoForm) -> None:
+    inputs.check_form(form)
     workshop.check_photo_kind(form.kind)
     if len(form.note) > 500:
         raise workshop.Invalid("note: at most 500 characters.")
@@ -79,6 +105,12 @@ async def _photo(photo_id: int) -> dict[str, Any]:
     return row
 
 
+async def _walkaround_open(ro_id: int) -> None:
+    """Walk-around photos are part of what the customer signs: none are added after the signature."""
+    row = await Walkaround.select(Walkaround.signed_at).where(Walkaround.repair_order == ro_id).first()
+    workshop.check_walkaround_open(row["signed_at"] if row else None)
+
+
 class PhotoController(Controller):
     tags = ["photos"]
 
@@ -89,13 +121,16 @@ class PhotoController(Controller):
         request_max_body_size=MAX_UPLOAD_BODY,
     )
     async def upload(
-        self, request: Request, ro_id: FromPath[int], data: MultipartBody[PhotoForm]
+        self, request: Request, ro_id: inputs.Id, data: MultipartBody[PhotoForm]
     ) -> Response[Any]:
         """Add a photo (multipart `file`, `kind`, optional `note`, `panel`, `job_id`) → 201."""
         user = current_user(request)
         _check_form(data)
+        check_allowed(user, policy.photo_operation(data.kind))
         body = await read_upload(data.file)
         await readmodels.require_repair_order(ro_id)  # 404 before spending CPU on the image
+        if data.kind == "walkaround":
+            await _walkaround_open(ro_id)  # 409 before spending CPU on it (and again when writing)
         stored = await ingest(body)
         payload = {
             "ro": ro_id,
@@ -108,10 +143,13 @@ class PhotoController(Controller):
 
         async def handler() -> Outcome:
             await readmodels.require_repair_order(ro_id)
+            if data.kind == "walkaround":
+                await _walkaround_open(ro_id)
             if data.job_id is not None and not await Job.exists().where(
                 (Job.id == data.job_id) & (Job.repair_order == ro_id)
             ):
                 raise workshop.NotFound(f"This repair order has no job {data.job_id}.")
+            await keep(stored)
             row = Photo(
                 repair_order=ro_id,
                 job=data.job_id,
@@ -131,15 +169,18 @@ class PhotoController(Controller):
             event = {k: out[k] for k in ("id", "kind", "panel", "job_id", "url", "thumb_url")}
             return Outcome(201, out, [NewEvent("photo.added", ro_id, event)])
 
-        return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
+        try:
+            return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
+        finally:
+            await release(stored)
 
     @get("/api/photos/{photo_id:int}", guards=[requires("photo.read")])
-    async def display(self, photo_id: FromPath[int]) -> File:
+    async def display(self, photo_id: inputs.Id) -> File:
         """The display copy (long side ≤ 2048 px), for signed-in staff."""
         return send_file(store().path((await _photo(photo_id))["display"]))
 
     @get("/api/photos/{photo_id:int}/thumb", guards=[requires("photo.read")])
-    async def thumb(self, photo_id: FromPath[int]) -> File:
+    async def thumb(self, photo_id: inputs.Id) -> File:
         """The 320 px thumbnail, for signed-in staff."""
         return send_file(store().path((await _photo(photo_id))["thumb"]))
 

@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 from api import readmodels, shop, workshop
 from api.auth import current_user, new_status_link, requires
 from api.commands import NewEvent, Outcome, now
+from api.inputs import Id
 from api.routes.base import run, stage_events
 from api.schemas import JobCreate, JobIn, PromiseIn, RepairOrderCreate, RepairOrderList, RepairOrderOut
 from api.tables import Customer, Job, PromiseChange, RepairOrder, Vehicle
@@ -74,7 +75,7 @@ class RepairOrderController(Controller):
         return RepairOrderList.model_validate({"items": await readmodels.open_repair_orders()})
 
     @get("/{ro_id:int}", guards=[requires("ro.read")])
-    async def get_one(self, ro_id: FromPath[int]) -> RepairOrderOut:
+    async def get_one(self, ro_id: Id) -> RepairOrderOut:
         """One repair order with jobs, photos and promise history."""
         ro = await readmodels.repair_order(ro_id)
         if ro is None:
@@ -120,7 +121,7 @@ class RepairOrderController(Controller):
 
     @post("/{ro_id:int}/jobs", guards=[requires("ro.add_job")], status_code=201)
     async def add_job(
-        self, request: Request, ro_id: FromPath[int], data: JSONBody[JobCreate]
+        self, request: Request, ro_id: Id, data: JSONBody[JobCreate]
     ) -> Response[dict[str, Any]]:
         """Add a job; with needs_approval it is a recommendation the customer approves or declines."""
         user = current_user(request)
@@ -133,7 +134,7 @@ class RepairOrderController(Controller):
 
     @post("/{ro_id:int}/promise", guards=[requires("ro.promise")], status_code=200)
     async def change_promise(
-        self, request: Request, ro_id: FromPath[int], data: JSONBody[PromiseIn]
+        self, request: Request, ro_id: Id, data: JSONBody[PromiseIn]
     ) -> Response[RepairOrderOut]:
         """Move the promised time; the reason is required and the customer sees both at once."""
         user = current_user(request)
@@ -166,7 +167,7 @@ class RepairOrderController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
 
     @post("/{ro_id:int}/ready", guards=[requires("ro.ready")], status_code=200)
-    async def ready(self, request: Request, ro_id: FromPath[int]) -> Response[RepairOrderOut]:
+    async def ready(self, request: Request, ro_id: Id) -> Response[RepairOrderOut]:
         """Mark ready for pick-up: only when every approved job passed QC (else 409 naming what is open)."""
         user = current_user(request)
 
@@ -182,7 +183,7 @@ class RepairOrderController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}")
 
     @post("/{ro_id:int}/deliver", guards=[requires("ro.deliver")], status_code=200)
-    async def deliver(self, request: Request, ro_id: FromPath[int]) -> Response[RepairOrderOut]:
+    async def deliver(self, request: Request, ro_id: Id) -> Response[RepairOrderOut]:
         """Hand the car over (from ready). The status link stays open for the follow-up survey."""
         user = current_user(request)
 

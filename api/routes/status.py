@@ -8,38 +8,43 @@ from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody
 from litestar.response import File, Redirect
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from api import readmodels, shop, statuslink, statuspage, workshop
+from api import ratelimit, readmodels, shop, statuslink, statuspage, workshop
+from api.clientaddr import client_address
 from api.commands import NewEvent, Outcome, now
+from api.inputs import Id
 from api.realtime import projection
 from api.routes.base import run, stage_events
 from api.routes.photos import customer_photo
+from api.schemas import Strict
 from api.tables import Job, Survey
-
-# Guessing links is pointless (256 bits), but a client hammering them is still turned away.
-rate_limit = RateLimitConfig(rate_limit=("minute", 120), exclude_opt_key="no_rate_limit")
 
 NOT_FOUND = "This status link is unknown or has expired. Ask the service desk for a new one."
 
 
-class ApprovalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApprovalIn(Strict):
     job_id: int
     decision: Literal["approve", "decline"]
 
 
-class SurveyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SurveyIn(Strict):
     score: int = Field(ge=1, le=10, description="1 = very unsatisfied, 10 = very satisfied")
     comment: str = Field(default="", max_length=2000)
 
 
-async def _ro(token: str) -> dict[str, Any]:
-    ro = await statuslink.resolve(token)
+async def _resolve(request: Request, token: str) -> dict[str, Any] | None:
+    """The repair order behind the token, as the budget check already looked it up."""
+    if "status_ro" in request.state:
+        found: dict[str, Any] | None = request.state.status_ro
+        return found
+    return await statuslink.resolve(token)
+
+
+async def _ro(request: Request, token: str) -> dict[str, Any]:
+    ro = await _resolve(request, token)
     if ro is None:
         raise workshop.NotFound(NOT_FOUND)
     return ro
@@ -54,7 +59,7 @@ async def _view(ro: dict[str, Any], token: str) -> dict[str, Any]:
 
 async def decide(request: Request, token: str, data: ApprovalIn, key: str | None = None) -> Response[Any]:
     """Approve or decline recommended work once; a stale or repeated decision is a 409."""
-    ro = await _ro(token)
+    ro = await _ro(request, token)
     ro_id = int(ro["id"])
 
     async def handler() -> Outcome:
@@ -86,7 +91,7 @@ async def decide(request: Request, token: str, data: ApprovalIn, key: str | None
 
 async def rate(request: Request, token: str, data: SurveyIn, key: str | None = None) -> Response[Any]:
     """The follow-up rating: after delivery, once."""
-    ro = await _ro(token)
+    ro = await _ro(request, token)
     ro_id = int(ro["id"])
 
     async def handler() -> Outcome:
@@ -125,8 +130,45 @@ def _gone(request: Request) -> Response[str]:
     return Response(body, status_code=404, media_type=HTML, headers=PAGE_HEADERS)
 
 
+def _busy(request: Request, token: str, refused: ratelimit.Refused) -> Response[Any]:
+    """429 with Retry-After: JSON with a code for scripts, the page's own bilingual page for people."""
+    seconds = refused.retry_after
+    headers = {"Retry-After": str(seconds)}
+    if request.url.path.startswith("/api/"):
+        body = {
+            "status_code": 429,
+            "detail": f"Too many requests for status links from your network. Try again in {seconds} s.",
+            "code": "status.rate_limited",
+            "params": {"retry_after": seconds},
+        }
+        return Response(body, status_code=429, headers=headers)
+    html = statuspage.busy(token=token, lang=_lang(request), retry_after=seconds)
+    return Response(html, status_code=429, media_type=HTML, headers={**PAGE_HEADERS, **headers})
+
+
+async def within_budget(request: Request) -> Response[Any] | None:
+    """Every status-link request: refuse a guessing address or a hammered link before any work.
+
+    The lookup made here is kept for the handler (request.state.status_ro).
+    """
+    token = request.path_params.get("token")
+    if not isinstance(token, str):
+        return None
+    address = client_address(request.scope)  # behind a proxy: the forwarded one, from trusted proxies only
+    limits = ratelimit.limiter()
+    refused = await limits.before_lookup(address, token)
+    if refused is None:
+        ro = await statuslink.resolve(token)
+        if ro is None:
+            await limits.missed(address)
+        else:
+            refused = await limits.found(address, token, int(ro["id"]))
+        request.state.status_ro = ro
+    return _busy(request, token, refused) if refused else None
+
+
 async def render_page(request: Request, token: str) -> Response[str]:
-    ro = await statuslink.resolve(token)
+    ro = await _resolve(request, token)
     if ro is None:
         return _gone(request)
     view = await _view(ro, token)
@@ -146,7 +188,7 @@ async def render_page(request: Request, token: str) -> Response[str]:
 
 async def _form_answer(request: Request, token: str, kind: str) -> Response[Any]:
     """The no-JavaScript path: a plain form post, answered with 303 back to the page and a notice."""
-    if await statuslink.resolve(token) is None:
+    if await _resolve(request, token) is None:
         return _gone(request)
     form = await request.form()
     fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
@@ -180,7 +222,7 @@ async def _form_answer(request: Request, token: str, kind: str) -> Response[Any]
 class StatusController(Controller):
     path = "/"
     tags = ["customer status link"]
-    middleware = [rate_limit.middleware]
+    before_request = staticmethod(within_budget)
 
     @get("/s/{token:str}", include_in_schema=False)
     async def page(self, request: Request, token: FromPath[str]) -> Response[str]:
@@ -189,7 +231,7 @@ class StatusController(Controller):
 
     @get("/s/{token:str}/manifest.webmanifest", include_in_schema=False)
     async def manifest(self, request: Request, token: FromPath[str]) -> Response[Any]:
-        ro = await statuslink.resolve(token)
+        ro = await _resolve(request, token)
         if ro is None:
             return _gone(request)
         view = await _view(ro, token)
@@ -205,17 +247,17 @@ class StatusController(Controller):
         return await _form_answer(request, token, "survey")
 
     @get("/s/{token:str}/photos/{photo_id:int}", include_in_schema=False)
-    async def photo(self, token: FromPath[str], photo_id: FromPath[int]) -> File:
+    async def photo(self, token: FromPath[str], photo_id: Id) -> File:
         return await customer_photo(token, photo_id, thumb=False)
 
     @get("/s/{token:str}/photos/{photo_id:int}/thumb", include_in_schema=False)
-    async def photo_thumb(self, token: FromPath[str], photo_id: FromPath[int]) -> File:
+    async def photo_thumb(self, token: FromPath[str], photo_id: Id) -> File:
         return await customer_photo(token, photo_id, thumb=True)
 
     @get("/api/status/{token:str}")
-    async def status(self, token: FromPath[str]) -> dict[str, Any]:
+    async def status(self, request: Request, token: FromPath[str]) -> dict[str, Any]:
         """What the customer's page shows: stage, promise and its history, jobs, photos, last seq."""
-        return await _view(await _ro(token), token)
+        return await _view(await _ro(request, token), token)
 
     @post("/api/status/{token:str}/approvals", status_code=200)
     async def approval(

@@ -159,3 +159,54 @@ async def test_walkaround_marks_then_signature_closes_it(app: Any, clean: None) 
         assert row is not None and '"m1"' in row["marks"]
         fuel = await RepairOrder.select(RepairOrder.fuel_level).where(RepairOrder.id == ro["id"]).first()
         assert fuel == {"fuel_level": 3}
+
+
+async def test_refused_uploads_leave_no_files_behind(app: Any, clean: None) -> None:
+    """Refusals that come after the image was processed (in the command) remove its files too."""
+    c, _ = await signed_in(app, "advisor")
+    async with contextlib.aclosing(c):
+        ro, other = await new_ro(c), await new_ro(c)
+        before = set(photo_files())
+
+        def added() -> set[Path]:
+            return set(photo_files()) - before
+
+        picture = upright_reference()
+        picture.paste((17, 99, 201), (200, 150, 260, 210))  # bytes no other test stores
+        data = with_gps_and_orientation(picture, 1)
+        # A job of another repair order: 404 from inside the command.
+        r = await upload(c, ro["id"], data, job_id=str(other["jobs"][0]["id"]))
+        assert r.status_code == 404, r.text
+        assert added() == set()
+        # An Idempotency-Key already used for a different request: 422.
+        assert (await upload(c, ro["id"], data, key="same-key", kind="qc")).status_code == 201
+        kept = added()
+        assert len(kept) == 2
+        other_photo = with_gps_and_orientation(picture.rotate(90), 1)
+        r = await upload(c, ro["id"], other_photo, key="same-key", kind="qc")
+        assert r.status_code == 422 and "different request" in r.json()["detail"]
+        # Queued by someone else on this tablet: 401, kept on the tablet, nothing kept here.
+        r = await c.post(
+            f"/api/repair-orders/{ro['id']}/photos",
+            files={"file": ("p.jpg", other_photo, "image/jpeg")},
+            data={"kind": "walkaround"},
+            headers={"Acting-Staff": "999999"},
+        )
+        assert r.status_code == 401, r.text
+        assert added() == kept
+        # Signing keeps the signature image only (no thumbnail nobody shows); a second signature is
+        # refused and leaves nothing.
+        url = f"/api/repair-orders/{ro['id']}/walkaround/signature"
+        first = io.BytesIO()
+        Image.new("RGB", (600, 200), (240, 240, 240)).save(first, "PNG")
+        files = {"file": ("sig.png", first.getvalue(), "image/png")}
+        assert (await c.post(url, files=files, data={"signed_by": "张伟"})).status_code == 201
+        signed = added()
+        assert len(signed - kept) == 1
+        again = io.BytesIO()
+        Image.new("RGB", (600, 200), (250, 250, 250)).save(again, "PNG")  # a different signature
+        files = {"file": ("sig.png", again.getvalue(), "image/png")}
+        r = await c.post(url, files=files, data={"signed_by": "张伟"})
+        assert r.status_code == 409, r.text
+        assert added() == signed
+        assert await Photo.count() == 1
