@@ -12,13 +12,14 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
 from litestar.openapi import OpenAPIConfig
-from litestar.types import Message, Receive, Scope, Send
+from litestar.openapi.plugins import YamlRenderPlugin
+from litestar.types import Message, Scope
 from piccolo.engine import engine_finder
 
-from api import __version__, admin, autostop, commands, db, errors, settings
-from api.auth import SESSION_COOKIE, SessionMiddleware, _cookie
+from api import __version__, admin, apidocs, autostop, commands, db, errors, inputs, ratelimit, settings
+from api.auth import SessionMiddleware
+from api.csrf import SessionCSRFMiddleware
 from api.realtime import hints, streams
 from api.realtime import hub as realtime_hub
 from api.routes import web
@@ -26,7 +27,7 @@ from api.routes.attendance import AttendanceController
 from api.routes.auth import AuthController
 from api.routes.clock_entries import ClockEntryController
 from api.routes.findings import FindingController
-from api.routes.health import health
+from api.routes.health import health, health_head
 from api.routes.jobs import JobController
 from api.routes.me import my_jobs
 from api.routes.photos import PhotoController
@@ -44,26 +45,6 @@ CSP = (
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     "manifest-src 'self'; worker-src 'self'; object-src 'none'"
 )
-
-
-class SessionCSRFMiddleware(CSRFMiddleware):
-    """Litestar's CSRF check, for requests that carry the staff session cookie.
-
-    A request without that cookie has no ambient credential a cross-site page could ride on
-    (sign-in, the customer's status link): it passes, and still receives the csrftoken cookie.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not _cookie(scope, SESSION_COOKIE):
-            existing = _cookie(scope, self.config.cookie_name)
-            token = existing or generate_csrf_token(secret=self.config.secret)
-            await self.app(
-                scope,
-                receive,
-                self.create_send_wrapper(send=send, token=token, csrf_cookie=existing),
-            )
-            return
-        await super().__call__(scope, receive, send)
 
 
 async def security_headers(message: Message, scope: Scope) -> None:
@@ -108,6 +89,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await autostop.stop(guard)
         await hub.stop()
         realtime_hub.reset()
+        await ratelimit.aclose()
         await db.close(engine)
 
 
@@ -125,6 +107,7 @@ def create_app(**overrides: Any) -> Litestar:
     return Litestar(
         route_handlers=[
             health,
+            health_head,
             AuthController,
             SetupController,
             StaffController,
@@ -147,11 +130,19 @@ def create_app(**overrides: Any) -> Litestar:
         middleware=[
             SessionMiddleware,
             DefineMiddleware(SessionCSRFMiddleware, config=csrf),
+            inputs.JsonBodyMiddleware(),
         ],
         before_send=[security_headers],
         exception_handlers=errors.HANDLERS,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Bayline", version=__version__, path="/schema"),
+        # /schema is plain server-rendered HTML (api/apidocs.py): the CDN-loaded UIs are blocked by the CSP.
+        openapi_config=OpenAPIConfig(
+            title="Bayline",
+            version=__version__,
+            path="/schema",
+            use_handler_docstrings=True,
+            render_plugins=[apidocs.PlainHtmlDocs(), YamlRenderPlugin()],
+        ),
         request_max_body_size=MAX_JSON_BODY,
         multipart_form_part_limit=16,  # a photo form has five fields; thousands of parts are an attack
         # The status page must fit one TCP initial window (14 KB) on a phone: gzip everything textual.

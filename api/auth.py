@@ -7,9 +7,12 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
@@ -28,7 +31,16 @@ DEVICE_COOKIE = "bayline_device"
 USER_FREE_FAILURES = 5
 # A shared bay tablet serves many people: it gets more room before it is slowed down.
 DEVICE_FREE_FAILURES = 20
+# A client can drop its device cookie, not its address (a shop behind one NAT shares one: its
+# tablets become known devices at their first sign-in and stop counting here).
+ADDRESS_FREE_FAILURES = 20
 MAX_LOCK = timedelta(minutes=15)
+# Counters untouched this long are forgotten: the table cannot grow without end under attack.
+THROTTLE_MEMORY = timedelta(hours=24)
+# argon2id takes 64 MiB and a core for a fraction of a second: two at once on a two-core server.
+VERIFY_SLOTS = 2
+# Beyond this many waiting, unknown devices are turned away at once (503) instead of queueing.
+VERIFY_QUEUE = 8
 
 _hasher = PasswordHasher()  # argon2id, the library's RFC 9106 defaults
 
@@ -69,8 +81,78 @@ def lock_for(failures: int, free: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** min(failures - free, 10)), MAX_LOCK)
 
 
+class VerifyGate:
+    """Bounds the PIN checks running and waiting, so a flood of sign-ins cannot exhaust memory or CPU.
+
+    A device the shop knows always waits its turn; anyone else is refused at once (`busy()`) while
+    VERIFY_QUEUE attempts are already waiting.
+    """
+
+    def __init__(self, slots: int, queue: int) -> None:
+        self.slots = slots
+        self.queue = queue
+        self.pending = 0
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def busy(self) -> bool:
+        return self.pending >= self.slots + self.queue
+
+    async def verify(self, pin_hash: str | None, pin: str) -> bool:
+        """`pin` against `pin_hash`, or against a dummy hash (same work) when there is no such person."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.slots)
+
+        def check() -> bool:
+            # verify_pin looked up at call time (tests count the calls through it); the dummy hash is
+            # made on first use, here in the thread rather than on the event loop.
+            return verify_pin(pin_hash or dummy_hash(), pin)
+
+        self.pending += 1
+        try:
+            return await anyio.to_thread.run_sync(check, limiter=self._limiter)
+        finally:
+            self.pending -= 1
+
+
+verify_gate = VerifyGate(VERIFY_SLOTS, VERIFY_QUEUE)
+
+
+async def known_device(device: str) -> bool:
+    """A device someone has signed in on before: the shop's own tablet (its cookie is unguessable)."""
+    return bool(await StaffSession.exists().where(StaffSession.device_id == device))
+
+
+def subject_key(staff_id: int | None, username: str) -> str:
+    """The per-person counter. An unknown username gets one too, keyed by its digest: it is throttled
+    like a real one, so neither answers nor timing tell who exists."""
+    if staff_id is not None:
+        return f"user:{staff_id}"
+    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    return f"name:{digest}"
+
+
+def throttle_keys(device: str, address: str, subject: str, known: bool) -> list[tuple[str, int]]:
+    """The counters one sign-in attempt is charged to, in order, with their free failures.
+
+    A known device is counted apart: per device, and per person on known devices. Strangers who lock
+    a person out (or fill the shop's address) cannot stop that person on the shop's own tablet.
+    """
+    if known:
+        return [(f"device:{device}", DEVICE_FREE_FAILURES), (f"{subject}:known", USER_FREE_FAILURES)]
+    return [
+        (f"device:{device}", DEVICE_FREE_FAILURES),
+        (f"addr:{address}", ADDRESS_FREE_FAILURES),
+        (subject, USER_FREE_FAILURES),
+    ]
+
+
 async def throttle_state(key: str) -> LoginThrottle | None:
     return await LoginThrottle.objects().where(LoginThrottle.key == key).first()
+
+
+async def forget_old_throttles() -> None:
+    """Drop counters nobody touched for THROTTLE_MEMORY (any lock on them ended long ago)."""
+    await LoginThrottle.delete().where(LoginThrottle.updated_at < now() - THROTTLE_MEMORY)
 
 
 async def charge_attempt(key: str, free: int) -> tuple[datetime | None, bool]:
@@ -96,6 +178,17 @@ async def charge_attempt(key: str, free: int) -> tuple[datetime | None, bool]:
 
 async def clear_throttle(key: str) -> None:
     await LoginThrottle.delete().where(LoginThrottle.key == key)
+
+
+async def refund_attempt(key: str, free: int) -> None:
+    """Take back one charged attempt that turned out right (an address counts failures only)."""
+    row = await throttle_state(key)
+    if row is None:
+        return
+    row.failures = max(0, int(row.failures) - 1)
+    if not lock_for(int(row.failures), free):
+        row.locked_until = None
+    await row.save()
 
 
 def token_hash(token: str) -> str:
@@ -137,6 +230,23 @@ class StaffUser:
 
     def public(self) -> dict[str, object]:
         return {"id": self.id, "username": self.username, "name": self.name, "role": self.role}
+
+
+async def live_sessions(ids: Collection[int]) -> set[int]:
+    """Which of these sessions may still be used: not ended, the person active, not idle too long."""
+    cutoff = now() - timedelta(minutes=settings.get().session_idle_minutes)
+    wanted = sorted(ids)
+    alive: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        rows = (
+            await StaffSession.select(StaffSession.id)
+            .where(StaffSession.id.is_in(wanted[start : start + 500]))
+            .where(StaffSession.ended_at.is_null())
+            .where(StaffSession.staff._.active.eq(True))
+            .where(StaffSession.last_seen_at > cutoff)
+        )
+        alive.update(int(r["id"]) for r in rows)
+    return alive
 
 
 async def load_session(token: str) -> StaffUser | None:
@@ -209,17 +319,21 @@ def current_user(connection: ASGIConnection) -> StaffUser:
     return user
 
 
+def check_allowed(user: StaffUser, operation: str) -> None:
+    """403 unless the person's role allows `operation` (POLICY, deny by default)."""
+    if not policy.allowed(user.role, operation):
+        raise PermissionDeniedException(
+            f"A {user.role} cannot do this ({operation}); ask a manager if you need it."
+        )
+
+
 def requires(operation: str):  # type: ignore[no-untyped-def]
     """A guard: the signed-in person's role must allow `operation` (POLICY, deny by default)."""
     if operation not in policy.POLICY:
         raise ValueError(f"unknown operation {operation!r}")
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        user = current_user(connection)
-        if not policy.allowed(user.role, operation):
-            raise PermissionDeniedException(
-                f"A {user.role} cannot do this ({operation}); ask a manager if you need it."
-            )
+        check_allowed(current_user(connection), operation)
 
     guard.operation = operation  # type: ignore[attr-defined]
     return guard

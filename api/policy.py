@@ -26,15 +26,27 @@ POLICY: dict[str, frozenset[str]] = {
     "clock.confirm": _FLOOR,
     # Technicians only their own auto-stopped, unconfirmed entries (checked in the route).
     "clock.correct": frozenset({"technician", "foreman", "manager"}),
+    # Clock taps flagged as late or out of place (api.clockbook.REVIEW_FLAGS): never one's own.
+    "clock.review": frozenset({"foreman", "manager"}),
     "finding.add": _FLOOR,
     "finding.recommend": _OFFICE,
     "photo.add": frozenset({"advisor", "technician", "foreman", "manager"}),
     "photo.read": frozenset({"advisor", "technician", "foreman", "manager"}),
+    # The damage map, the signature, and walk-around photos: they are part of what the customer signs.
     "walkaround.edit": _OFFICE,
     "staff.list": frozenset({"foreman", "manager"}),
     "staff.create": _MANAGER,
     "staff.unlock": _MANAGER,
 }
+
+
+# A photo of these kinds is part of another record: adding one is changing that record.
+PHOTO_KIND_OPERATIONS: dict[str, str] = {"walkaround": "walkaround.edit"}
+
+
+def photo_operation(kind: str) -> str:
+    """The operation that adding a photo of `kind` needs (beyond `photo.add`, the route's guard)."""
+    return PHOTO_KIND_OPERATIONS.get(kind, "photo.add")
 
 
 def allowed(role: str, operation: str) -> bool:

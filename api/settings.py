@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +32,9 @@ class Settings:
     session_idle_minutes: int
     # Runaway-timer guard: job clocks still running at this time of day (shop time) are stopped.
     autostop_at: time = time(20, 0)
+    port: int = 8000  # `serve`'s default port
+    # Reverse proxies whose X-Forwarded-For is believed (sign-in throttling counts per client address).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -42,14 +46,24 @@ class Settings:
         return Path(self.database_url.removeprefix("sqlite:///"))
 
 
-def _secret(data_dir: Path) -> str:
-    """BAYLINE_SECRET, or one generated once and kept in DATA_DIR so restarts keep sessions."""
+def _secret(data_dir: Path, shared_by: str | None = None) -> str:
+    """BAYLINE_SECRET, or one generated once and kept in DATA_DIR so restarts keep sessions.
+
+    `shared_by` names what makes this a several-worker (or several-host) setup: then each host
+    would generate a key of its own, and PINs, CSRF tokens and status links would fail across them.
+    """
     value = os.environ.get("BAYLINE_SECRET")
     if value is not None:
         if len(value) < 16:
             raise SettingsError("BAYLINE_SECRET: must be at least 16 characters long")
         return value
     path = data_dir / "secret.key"
+    if shared_by:
+        keep = f" (to keep today's PINs and links, use the key in {path})" if path.exists() else ""
+        raise SettingsError(
+            f"BAYLINE_SECRET: must be set explicitly with {shared_by}, which serves several workers or "
+            f"hosts: each would generate its own and PINs and sign-ins would fail across them{keep}"
+        )
     if path.exists():
         return path.read_text().strip()
     value = secrets.token_urlsafe(48)
@@ -77,6 +91,20 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise SettingsError(f"{name}: must be between {low} and {high}, got {value}")
     return value
+
+
+def _networks(name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks = []
+    for item in (os.environ.get(name) or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{name}: {item.strip()!r} is not an IP address or network (e.g. 10.0.0.2 or 10.0.0.0/8)"
+            ) from None
+    return tuple(networks)
 
 
 def load() -> Settings:
@@ -129,17 +157,22 @@ def load() -> Settings:
     if secure not in ("", "0", "1", "true", "false"):
         raise SettingsError("SECURE_COOKIES: must be 1/true or 0/false")
 
+    # PostgreSQL or Redis means several workers or hosts: a key generated per host cannot serve them.
+    shared_by = "PostgreSQL" if not database_url.startswith("sqlite:") else "REDIS_URL" if redis_url else None
+
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         photos_dir=photos_dir,
-        secret=_secret(data_dir),
+        secret=_secret(data_dir, shared_by),
         redis_url=redis_url,
         shop_timezone=tz,
         allowed_origins=origins,
         secure_cookies=secure in ("1", "true"),
         session_idle_minutes=_int("SESSION_IDLE_MINUTES", 12 * 60, 5, 7 * 24 * 60),
         autostop_at=autostop_at,
+        port=_int("PORT", 8000, 1, 65535),
+        trusted_proxies=_networks("TRUSTED_PROXIES"),
     )
 
 

@@ -31,6 +31,15 @@ class Shop(Table):
     name = Varchar(length=120, help_text="Shown on screens and on the customer's page")
     timezone = Varchar(length=64, help_text="IANA zone; every time on screen is shown in it")
     language = Varchar(length=8, help_text="Default UI language: zh-CN or en")
+    # Opening hours: the promise quick choices on the tablets land inside them (a promise typed
+    # outside them is still accepted: the customer may have agreed to it).
+    opens = Varchar(length=5, default="08:30", help_text="Opening time, HH:MM (24-hour clock)")
+    closes = Varchar(length=5, default="18:00", help_text="Closing time, HH:MM (24-hour clock)")
+    open_days = Varchar(
+        length=7,
+        default="1234567",
+        help_text="Days open: 1 = Monday … 7 = Sunday (123456: Monday to Saturday)",
+    )
     created_at = Timestamptz()
 
 
@@ -56,7 +65,8 @@ class StaffSession(Table):
 
     token_hash = Varchar(length=64, unique=True, index=True)
     staff = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
-    device_id = Varchar(length=64, default="")
+    # Indexed: a device with a past sign-in is one the shop knows (api/auth.py known_device).
+    device_id = Varchar(length=64, default="", index=True)
     created_at = Timestamptz()
     last_seen_at = Timestamptz()
     ended_at = Timestamptz(null=True, default=None)
@@ -68,10 +78,15 @@ class LoginThrottle(Table):
     if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
         id: Serial
 
-    key = Varchar(length=100, unique=True, index=True, help_text="user:<id> or device:<id>")
+    key = Varchar(
+        length=100,
+        unique=True,
+        index=True,
+        help_text="device:<id>, addr:<address>, user:<id> or name:<digest> (+ :known on known devices)",
+    )
     failures = Integer(default=0)
     locked_until = Timestamptz(null=True, default=None)
-    updated_at = Timestamptz()
+    updated_at = Timestamptz(index=True)  # rows idle for a day are pruned
 
 
 class Customer(Table):
@@ -172,6 +187,9 @@ class ClockEntry(Table):
     corrected_started_at = Timestamptz(null=True, default=None)
     corrected_ended_at = Timestamptz(null=True, default=None)
     corrected = Boolean(default=False)
+    # When a foreman or manager looked at a tap flagged for review (its flags stay, as evidence);
+    # who did is in ClockCorrection. A new review reason arriving later clears it again.
+    reviewed_at = Timestamptz(null=True, default=None)
 
 
 class ClockEvent(Table):
@@ -191,6 +209,7 @@ class ClockEvent(Table):
     received_at = Timestamptz()
     skewed = Boolean(default=False)
     actor = Varchar(length=40, default="")
+    review = Varchar(length=60, default="", help_text="Comma list: why a foreman should look (clockbook)")
 
 
 class ClockCorrection(Table):
@@ -220,6 +239,7 @@ class Attendance(Table):
     device_in_at = Timestamptz(null=True, default=None)
     device_out_at = Timestamptz(null=True, default=None)
     auto_closed = Boolean(default=False)
+    opened_by = Varchar(length=16, default="person", help_text="person (Start my day) or job_start")
 
 
 class Finding(Table):

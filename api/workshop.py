@@ -399,4 +399,7 @@ def check_photo_kind(kind: str) -> str:
 def check_walkaround_open(signed_at: datetime | None) -> None:
     """What the customer signed is the record: after the signature the damage map is closed."""
     if signed_at is not None:
-        raise Conflict("The customer has already signed this walk-around; it can no longer be changed.")
+        raise Conflict(
+            "The customer has already signed this walk-around; it can no longer be changed.",
+            code="walkaround.signed",
+        )

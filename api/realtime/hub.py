@@ -6,6 +6,12 @@ the messages its stream may carry, serialised once per stream kind. Events commi
 process skip the read: the command hands its rows over right after COMMIT (committed_here).
 A subscriber whose backlog overflows is marked slow; its handler closes it with 1013 and the client
 resumes by seq.
+
+A staff stream lives only as long as its session. Sign-out (and a sign-in that replaces a browser's
+session) is an event, so every worker ends that session's streams in seq order: nothing committed
+after the sign-out reaches them. Whatever ends a session without an event (the person deactivated
+in the administration, the idle timeout) is found by a check of the open sessions every
+SESSION_CHECK_SECONDS.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from api import auth
 from api.realtime import hints, projection
 from api.tables import Event
 
@@ -26,6 +34,7 @@ log = logging.getLogger("bayline.realtime")
 MAX_BACKLOG = 500
 POLL_SECONDS = 2.0
 READ_BATCH = 500
+SESSION_CHECK_SECONDS = 3.0
 
 
 @dataclass(eq=False)
@@ -33,13 +42,20 @@ class Subscriber:
     """One open stream: the shop's (all events) or one repair order's customer view."""
 
     customer_ro: int | None = None  # None: the staff stream
+    session_id: int | None = None  # the staff session a staff stream lives on
     backlog: deque[tuple[int, str]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     slow: bool = False
+    ended: bool = False  # the session is over: the handler closes the socket (4401)
     ping_due: bool = False
 
+    def end(self) -> None:
+        self.ended = True
+        self.backlog.clear()
+        self.wake.set()
+
     def offer(self, seq: int, text: str) -> None:
-        if self.slow:
+        if self.slow or self.ended:
             return
         if len(self.backlog) >= MAX_BACKLOG:
             self.slow = True
@@ -59,6 +75,15 @@ async def read_after(seq: int, ro: int | None = None, limit: int = READ_BATCH) -
     if ro is not None:
         query = query.where(Event.repair_order == ro)
     return await query.order_by(Event.seq).limit(limit)
+
+
+def sessions_ended_by(row: dict[str, Any]) -> set[int]:
+    """The sessions whose streams an event ends: a sign-out, or a sign-in that replaced the
+    browser's previous session."""
+    if row["type"] not in ("staff.signed_out", "staff.signed_in"):
+        return set()
+    data = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"]
+    return {int(s) for s in (data.get("session"), data.get("ended_session")) if s is not None}
 
 
 async def last_seq() -> int:
@@ -94,6 +119,18 @@ class Hub:
             if not pages:
                 del self.customers[subscriber.customer_ro]
 
+    def end_sessions(self, sessions: Collection[int]) -> None:
+        """Close the streams of these sessions."""
+        for sub in self.staff:
+            if sub.session_id in sessions:
+                sub.end()
+
+    async def check_sessions(self) -> None:
+        """End the streams whose session can no longer be used (ended, deactivated, idle)."""
+        open_ = {s.session_id for s in self.staff if s.session_id is not None and not s.ended}
+        if open_:
+            self.end_sessions(open_ - await auth.live_sessions(open_))
+
     @property
     def subscriber_count(self) -> int:
         return len(self.staff) + sum(len(p) for p in self.customers.values())
@@ -121,7 +158,7 @@ class Hub:
         self._bus = bus
         hints.use_bus(bus)
         await bus.start(self.hinted)
-        self._tasks = [asyncio.create_task(self._pump())]
+        self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._watch_sessions())]
 
     async def stop(self) -> None:
         self._unsubscribe_local()
@@ -146,6 +183,16 @@ class Hub:
             except Exception:  # noqa: BLE001 - a database hiccup: try again at the next wake
                 log.warning("event pump could not read events", exc_info=True)
 
+    async def _watch_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(SESSION_CHECK_SECONDS)
+            try:
+                await self.check_sessions()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a database hiccup: check again next time
+                log.warning("could not check the sessions of open streams", exc_info=True)
+
     async def deliver_new(self) -> None:
         while True:
             rows = await read_after(self.seen)
@@ -163,6 +210,9 @@ class Hub:
         """Serialise once per stream kind, then hand the same text to every subscriber."""
         seq = int(row["seq"])
         if self.staff:
+            ended = sessions_ended_by(row)
+            if ended:
+                self.end_sessions(ended)  # before the offer: an ended stream gets nothing more
             staff_text = encode(projection.message(row, customer=False) or {})
             for sub in self.staff:
                 sub.offer(seq, staff_text)

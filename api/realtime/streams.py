@@ -18,13 +18,14 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
 from api import settings, statuslink
-from api.auth import StaffUser
+from api.auth import SESSION_COOKIE, StaffUser, live_sessions
 from api.realtime import hub as hubs
 from api.realtime import projection
 
 PING_SECONDS = float(os.environ.get("WS_PING_SECONDS") or 25)
 # Close codes (4xxx are ours; a client shows the reason and reconnects only where it makes sense).
 BAD_SINCE = 4400
+SIGNED_OUT = 4401  # the session has ended (sign-out, deactivated, idle): sign in again, don't retry
 READ_ONLY = 4409
 NO_PONG = 4408
 TRY_AGAIN_LATER = 1013
@@ -79,11 +80,15 @@ def _schedule_ping(sub: hubs.Subscriber) -> asyncio.TimerHandle:
     return asyncio.get_running_loop().call_later(PING_SECONDS, due)
 
 
-async def serve(socket: WebSocket, customer_ro: int | None) -> None:
-    """Replay then live, for one accepted socket."""
+async def _close_signed_out(socket: WebSocket) -> None:
+    await socket.close(code=SIGNED_OUT, reason="this session has ended: sign in again")
+
+
+async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | None = None) -> None:
+    """Replay then live, for one accepted socket (`user`: whose session a staff stream lives on)."""
     since = _since(socket)
     hub = hubs.get()
-    sub = hubs.Subscriber(customer_ro=customer_ro)
+    sub = hubs.Subscriber(customer_ro=customer_ro, session_id=user.session_id if user else None)
     hub.add(sub)  # subscribe first: everything committed from now on reaches `sub`
     listener: asyncio.Task[str] | None = None
     ping_timer: asyncio.TimerHandle | None = None
@@ -91,6 +96,11 @@ async def serve(socket: WebSocket, customer_ro: int | None) -> None:
         await socket.accept()
         if isinstance(since, str):
             await socket.close(code=BAD_SINCE, reason=since)
+            return
+        # A sign-out committed between the session check at the door and hub.add() came before
+        # `sub` could hear of it: look once more, now that every later one reaches it.
+        if user is not None and not await live_sessions({user.session_id}):
+            await _close_signed_out(socket)
             return
         customer = customer_ro is not None
         if since is None:
@@ -115,6 +125,9 @@ async def serve(socket: WebSocket, customer_ro: int | None) -> None:
         while True:
             await sub.wake.wait()
             sub.wake.clear()
+            if sub.ended:
+                await _close_signed_out(socket)
+                return
             if listener.done():
                 if listener.result() == "read-only":
                     await socket.close(
@@ -152,11 +165,20 @@ async def serve(socket: WebSocket, customer_ro: int | None) -> None:
 
 @websocket("/ws/shop")
 async def shop_stream(socket: WebSocket) -> None:
-    """Every event, for signed-in staff (the workshop board). Refused before accept otherwise."""
-    if not origin_allowed(socket) or not isinstance(socket.scope.get("user"), StaffUser):
+    """Every event, for signed-in staff (the workshop board). Refused before accept otherwise, except
+    a session that has ended: it is told so (4401), where a bare refusal would only be retried."""
+    user = socket.scope.get("user")
+    if not origin_allowed(socket):
         await socket.close(code=4403)
         return
-    await serve(socket, None)
+    if not isinstance(user, StaffUser):
+        if socket.cookies.get(SESSION_COOKIE):
+            await socket.accept()
+            await _close_signed_out(socket)
+        else:
+            await socket.close(code=4403)
+        return
+    await serve(socket, None, user)
 
 
 @websocket("/ws/status/{token:str}")

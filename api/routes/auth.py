@@ -6,16 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.concurrency import sync_to_thread
 from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
-from api import auth, settings
+from api import auth, csrf, settings
+from api.clientaddr import client_address
 from api.commands import NewEvent, Outcome, execute, now
 from api.schemas import LoginIn, UserOut
 from api.tables import Staff, StaffSession
 
 _WRONG = "Wrong username or PIN."
+BUSY_RETRY_SECONDS = 2
 
 
 def _session_cookie(value: str, max_age: int | None = None) -> Cookie:
@@ -42,16 +43,38 @@ def _device_cookie(value: str) -> Cookie:
     )
 
 
+def session_cookies(token: str, device: str) -> list[Cookie]:
+    """What a browser gets when a session opens: the session, its device id and the session's own
+    CSRF token (api/csrf.py), which replaces whatever token the browser had."""
+    return [_session_cookie(token), _device_cookie(device), csrf.cookie(csrf.session_token(token))]
+
+
 def _too_many(until: Any, device: str) -> Response[dict[str, Any]]:
     wait = max(1, int((until - now()).total_seconds()) + 1)
     return Response(
         {
             "status_code": 429,
             "detail": f"Too many wrong PINs. Try again in {wait} s, or ask a manager to unlock you.",
+            "code": "auth.locked",
+            "params": {"seconds": wait},
             "retry_after": wait,
         },
         status_code=429,
         headers={"Retry-After": str(wait)},
+        cookies=[_device_cookie(device)],
+    )
+
+
+def _busy(device: str) -> Response[dict[str, Any]]:
+    return Response(
+        {
+            "status_code": 503,
+            "detail": "Many sign-ins at once: try again in a moment.",
+            "code": "auth.busy",
+            "retry_after": BUSY_RETRY_SECONDS,
+        },
+        status_code=503,
+        headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
         cookies=[_device_cookie(device)],
     )
 
@@ -77,24 +100,33 @@ class AuthController(Controller):
         if not (8 <= len(device) <= 64 and device.replace("-", "").replace("_", "").isalnum()):
             device = auth.new_token()[:32]
         staff = await auth.active_staff(data.username)
+        # Known and unknown usernames take the same path and the same work from here on.
+        known = await auth.known_device(device)
+        subject = auth.subject_key(staff.id if staff is not None else None, data.username)
+        address = client_address(request.scope)
+        keys = auth.throttle_keys(device, address, subject, known)
 
         # 1. Charge the attempt before evaluating it (own transaction, committed even on failure).
         async def charge() -> Outcome:
-            until, started = await auth.charge_attempt(f"device:{device}", auth.DEVICE_FREE_FAILURES)
+            await auth.forget_old_throttles()
             events: list[NewEvent] = []
-            if until is None and staff is not None:
-                until, started_user = await auth.charge_attempt(f"user:{staff.id}", auth.USER_FREE_FAILURES)
-                if started_user:
-                    events.append(NewEvent("staff.locked_out", None, {"staff_id": staff.id}))
-            return Outcome(429 if until else 200, {"until": until.isoformat() if until else None}, events)
+            for key, free in keys:
+                until, started = await auth.charge_attempt(key, free)
+                if until is not None:
+                    return Outcome(429, {"until": until.isoformat()}, events)
+                if started and staff is not None and key in (subject, f"{subject}:known"):
+                    locked = {"staff_id": staff.id, "known_device": known}
+                    events.append(NewEvent("staff.locked_out", None, locked))
+            return Outcome(200, {"until": None}, events)
 
         charged = await execute(charge, actor=f"device:{device}")
         if charged.status_code == 429:
             return _too_many(datetime.fromisoformat(charged.body["until"]), device)
 
-        # 2. Evaluate the PIN in a thread (argon2 is deliberately slow).
-        pin_hash = staff.pin_hash if staff is not None else auth.dummy_hash()
-        ok = await sync_to_thread(auth.verify_pin, pin_hash, data.pin)
+        # 2. Evaluate the PIN in a thread (argon2 is deliberately slow), a bounded number at once.
+        if not known and auth.verify_gate.busy():
+            return _busy(device)
+        ok = await auth.verify_gate.verify(staff.pin_hash if staff is not None else None, data.pin)
         if not ok or staff is None:
             # The device cookie goes out with failures too, so a tablet's guesses add up.
             return Response(
@@ -107,14 +139,22 @@ class AuthController(Controller):
 
         async def sign_in() -> Outcome:
             at = now()
-            await auth.clear_throttle(f"user:{staff.id}")
-            await auth.clear_throttle(f"device:{device}")
+            for key, free in keys:
+                if key.startswith("addr:"):
+                    await auth.refund_attempt(key, free)  # others on that address keep their count
+                else:
+                    await auth.clear_throttle(key)
+            ended: dict[str, int] = {}
             if old_token:
-                await (
-                    StaffSession.update({StaffSession.ended_at: at})
+                old = (
+                    await StaffSession.select(StaffSession.id)
                     .where(StaffSession.token_hash == auth.token_hash(old_token))
                     .where(StaffSession.ended_at.is_null())
+                    .first()
                 )
+                if old is not None:
+                    await StaffSession.update({StaffSession.ended_at: at}).where(StaffSession.id == old["id"])
+                    ended = {"ended_session": old["id"]}  # its live streams close (api/realtime/hub.py)
             await StaffSession(
                 token_hash=auth.token_hash(token),
                 staff=staff.id,
@@ -128,13 +168,14 @@ class AuthController(Controller):
                 "name": staff.name,
                 "role": staff.role,
             }
-            return Outcome(200, {"user": user}, [NewEvent("staff.signed_in", None, {"staff_id": staff.id})])
+            event = NewEvent("staff.signed_in", None, {"staff_id": staff.id, **ended})
+            return Outcome(200, {"user": user}, [event])
 
         reply = await execute(sign_in, actor=f"staff:{staff.id}")
         return Response(
             reply.body,
             status_code=200,
-            cookies=[_session_cookie(token), _device_cookie(device)],
+            cookies=session_cookies(token, device),
         )
 
     @get("/me")
@@ -152,7 +193,9 @@ class AuthController(Controller):
                 await StaffSession.update({StaffSession.ended_at: now()}).where(
                     StaffSession.id == user.session_id
                 )
-                return Outcome(204, None, [NewEvent("staff.signed_out", None, {"staff_id": user.id})])
+                # The event also closes this session's live streams, on every worker (api/realtime/hub.py).
+                event = NewEvent("staff.signed_out", None, {"staff_id": user.id, "session": user.session_id})
+                return Outcome(204, None, [event])
 
             await execute(end, actor=f"staff:{user.id}")
         response: Response[None] = Response(None, status_code=204)

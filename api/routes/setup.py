@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 
 from api import auth, settings, shop, workshop
 from api.commands import NewEvent, Outcome, execute, now
-from api.routes.auth import _device_cookie, _session_cookie
+from api.routes.auth import session_cookies
 from api.schemas import SetupIn
 from api.staff import create_staff
 from api.tables import Shop, Staff, StaffSession
@@ -74,7 +74,7 @@ class SetupController(Controller):
             return Outcome(201, {"user": user}, [NewEvent("shop.set_up", None, {"name": data.shop_name})])
 
         reply = await execute(handler, actor="setup")
-        return Response(reply.body, status_code=201, cookies=[_session_cookie(token), _device_cookie(device)])
+        return Response(reply.body, status_code=201, cookies=session_cookies(token, device))
 
     @get("/shop")
     async def shop_info(self) -> dict[str, Any]:

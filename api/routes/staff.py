@@ -6,11 +6,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from api import auth, workshop
 from api.auth import current_user, requires
 from api.commands import NewEvent, Outcome, now
+from api.inputs import Id
 from api.routes.base import run
 from api.schemas import StaffCreate, StaffListItem
 from api.staff import create_staff
@@ -29,16 +30,14 @@ class StaffController(Controller):
             .where(Staff.active.eq(True))
             .order_by(Staff.name)
         )
-        locks = {
-            r["key"]: r["locked_until"]
-            for r in await LoginThrottle.select().where(LoginThrottle.key.like("user:%"))
-        }
         at = now()
-        items = []
-        for row in rows:
-            until = locks.get(f"user:{row['id']}")
-            items.append(StaffListItem(**row, locked_until=until if until and until > at else None))
-        return items
+        locks: dict[str, Any] = {}
+        for r in await LoginThrottle.select().where(LoginThrottle.key.like("user:%")):
+            # A person has two counters (unknown devices, and the shop's known ones): show the later.
+            person = ":".join(r["key"].split(":")[:2])
+            if r["locked_until"] and r["locked_until"] > at:
+                locks[person] = max(r["locked_until"], locks.get(person, r["locked_until"]))
+        return [StaffListItem(**row, locked_until=locks.get(f"user:{row['id']}")) for row in rows]
 
     @post("/", guards=[requires("staff.create")], status_code=201)
     async def add(self, request: Request, data: JSONBody[StaffCreate]) -> Response[dict[str, Any]]:
@@ -57,7 +56,7 @@ class StaffController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
 
     @post("/{staff_id:int}/unlock", guards=[requires("staff.unlock")], status_code=200)
-    async def unlock(self, request: Request, staff_id: FromPath[int]) -> Response[dict[str, Any]]:
+    async def unlock(self, request: Request, staff_id: Id) -> Response[dict[str, Any]]:
         """Lift a PIN lockout at once (a colleague typed wrong PINs at someone else's tile)."""
         user = current_user(request)
 
@@ -65,6 +64,7 @@ class StaffController(Controller):
             if not await Staff.exists().where(Staff.id == staff_id):
                 raise workshop.NotFound(f"Staff member {staff_id} does not exist.")
             await auth.clear_throttle(f"user:{staff_id}")
+            await auth.clear_throttle(f"user:{staff_id}:known")
             return Outcome(
                 200,
                 {"unlocked": staff_id},

@@ -9,20 +9,21 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, JSONBody, MultipartBody
+from litestar.params import JSONBody, MultipartBody
 from litestar.response import File
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api import readmodels, workshop
+from api import inputs, readmodels, workshop
 from api.auth import current_user, requires
 from api.commands import NewEvent, Outcome, now
+from api.inputs import Id
 from api.routes.base import run
-from api.routes.photos import MAX_UPLOAD_BODY, ingest, read_upload, send_file, store
+from api.routes.photos import MAX_UPLOAD_BODY, ingest, keep, read_upload, release, send_file, store
+from api.schemas import Strict
 from api.tables import RepairOrder, Walkaround
 
 
-class MarkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MarkIn(Strict):
     id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
     view: workshop.VehicleView
     x: float = Field(ge=0, le=1, description="0 = left edge of the view, 1 = right edge")
@@ -31,8 +32,7 @@ class MarkIn(BaseModel):
     note: str = Field(default="", max_length=200)
 
 
-class WalkaroundIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WalkaroundIn(Strict):
     marks: list[MarkIn] = Field(max_length=60)
     fuel_level: int | None = Field(default=None, ge=0, le=8, description="eighths of a tank")
     mileage: int | None = Field(default=None, ge=0, le=2_000_000)
@@ -74,14 +74,12 @@ class WalkaroundController(Controller):
     tags = ["walk-around"]
 
     @get("/", guards=[requires("ro.read")])
-    async def show(self, ro_id: FromPath[int]) -> dict[str, Any]:
+    async def show(self, ro_id: Id) -> dict[str, Any]:
         """Marks, fuel, mileage, photos and (once signed) who signed and when."""
         return await walkaround_out(ro_id)
 
     @put("/", guards=[requires("walkaround.edit")])
-    async def save(
-        self, request: Request, ro_id: FromPath[int], data: JSONBody[WalkaroundIn]
-    ) -> Response[Any]:
+    async def save(self, request: Request, ro_id: Id, data: JSONBody[WalkaroundIn]) -> Response[Any]:
         """Replace the damage marks (and fuel/mileage) — until the customer signs (then 409)."""
         user = current_user(request)
 
@@ -118,11 +116,10 @@ class WalkaroundController(Controller):
         status_code=201,
         request_max_body_size=MAX_UPLOAD_BODY,
     )
-    async def sign(
-        self, request: Request, ro_id: FromPath[int], data: MultipartBody[SignatureForm]
-    ) -> Response[Any]:
+    async def sign(self, request: Request, ro_id: Id, data: MultipartBody[SignatureForm]) -> Response[Any]:
         """The customer signs on the tablet (PNG from the signature pad) → the marks are closed."""
         user = current_user(request)
+        inputs.check_form(data)
         signed_by = data.signed_by.strip()
         if not 1 <= len(signed_by) <= 120:
             raise workshop.Invalid("signed_by: the customer's name (1–120 characters) is required.")
@@ -133,6 +130,7 @@ class WalkaroundController(Controller):
         async def handler() -> Outcome:
             row = await _row(ro_id)
             workshop.check_walkaround_open(row["signed_at"] if row else None)
+            await keep(stored)
             signed_at = now()
             if row is None:
                 await Walkaround(repair_order=ro_id, updated_by=user.id, updated_at=signed_at).save()
@@ -147,10 +145,13 @@ class WalkaroundController(Controller):
             return Outcome(201, out, [NewEvent("walkaround.signed", ro_id, {"signed_by": signed_by})])
 
         payload = {"ro": ro_id, "signed_by": signed_by, "sha256": hashlib.sha256(body).hexdigest()}
-        return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
+        try:
+            return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
+        finally:
+            await release(stored)  # and the signature's thumbnail, which nothing shows
 
     @get("/signature", guards=[requires("ro.read")])
-    async def signature(self, ro_id: FromPath[int]) -> File:
+    async def signature(self, ro_id: Id) -> File:
         row = await _row(ro_id)
         if row is None or not row["signature"]:
             raise workshop.NotFound("This walk-around has not been signed yet.")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from typing import Any
 
+from PIL import Image
+
 from api.policy import POLICY, ROLES
-from tests.factories import client, make_staff, signed_in
+from tests.factories import client, make_staff, ro_body, signed_in
 
 # One request per operation. Bodies are empty on purpose: a permitted role then gets 422/404,
 # a refused one 403 before the body is read.
@@ -27,6 +30,7 @@ REQUESTS: dict[str, tuple[str, str]] = {
     "attendance.read": ("GET", "/api/attendance/day"),
     "clock.confirm": ("POST", "/api/clock-entries/999999/confirm"),
     "clock.correct": ("POST", "/api/clock-entries/999999/correct"),
+    "clock.review": ("GET", "/api/clock-entries/review"),
     "finding.add": ("POST", "/api/jobs/999999/findings"),
     "finding.recommend": ("POST", "/api/findings/999999/recommend"),
     "photo.add": ("POST", "/api/repair-orders/999999/photos"),
@@ -70,3 +74,32 @@ async def test_anonymous_gets_401_everywhere(app: Any, clean: None) -> None:
         for method, path in REQUESTS.values():
             r = await c.request(method, path, json={} if method in ("POST", "PUT") else None)
             assert r.status_code == 401, (path, r.status_code)
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (40, 90, 160)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def test_walkaround_photos_follow_the_policy(app: Any, clean: None) -> None:
+    """A walk-around photo is part of the walk-around: who may add one is who may edit the walk-around
+    (other photo kinds stay `photo.add`)."""
+    office, _ = await signed_in(app, "advisor")
+    async with contextlib.aclosing(office):
+        r = await office.post("/api/repair-orders", json=ro_body())
+        assert r.status_code == 201, r.text
+        ro = r.json()
+    for role in ROLES:
+        c, _ = await signed_in(app, role)
+        async with contextlib.aclosing(c):
+            for kind, op in (("walkaround", "walkaround.edit"), ("qc", "photo.add")):
+                r = await c.post(
+                    f"/api/repair-orders/{ro['id']}/photos",
+                    files={"file": ("p.jpg", _jpeg(), "image/jpeg")},
+                    data={"kind": kind},
+                )
+                allowed = role in POLICY[op]
+                assert r.status_code == (201 if allowed else 403), (role, kind, r.status_code, r.text)
+                if not allowed:
+                    assert role in r.json()["detail"]

@@ -4,7 +4,11 @@
 
 const eventListeners = new Set();
 const stateListeners = new Set();
+const endedListeners = new Set();
 const SILENCE_MS = 70000; // the server pings every 25 s; three missed pings means the link is dead
+// The server closes with this when the session is over (signed out, deactivated, idle): reconnecting
+// cannot help, the person has to sign in again (api/realtime/streams.py SIGNED_OUT).
+const SESSION_ENDED = 4401;
 
 let socket = null;
 let wanted = false;
@@ -68,8 +72,14 @@ function connect() {
     lastSeq = m.seq;
     emit(m);
   };
-  ws.onclose = () => {
-    if (socket === ws) socket = null;
+  ws.onclose = (e) => {
+    if (socket !== ws) return; // one we let go of already (stopLive): its close changes nothing
+    socket = null;
+    if (e.code === SESSION_ENDED) {
+      stopLive();
+      endedListeners.forEach((fn) => fn());
+      return;
+    }
     if (!wanted) return setState('off');
     setState(navigator.onLine === false ? 'offline' : 'reconnecting');
     retry();
@@ -112,6 +122,12 @@ export function stopLive() {
     ws.close(1000);
   }
   setState('off');
+}
+
+/** `fn()` when the server ends this tablet's session (the stream has stopped; sign in again). */
+export function onSessionEnded(fn) {
+  endedListeners.add(fn);
+  return () => endedListeners.delete(fn);
 }
 
 export function onLiveEvent(fn) {
