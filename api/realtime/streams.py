@@ -64,7 +64,7 @@ async def _listen(socket: WebSocket, customer: bool, heard: list[float]) -> str:
         heard[0] = time.monotonic()
         try:
             kind = json.loads(text).get("type")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # deep nesting raises RecursionError
             kind = None
         if customer and kind != "pong":
             return "read-only"

@@ -261,3 +261,21 @@ async def test_10000_anonymous_or_foreign_connects_leak_nothing(live: str, clean
         await asyncio.gather(*(attempt(i) for i in range(start, start + 200)))
     assert refused == 10_000
     assert hub.subscriber_count == before
+
+
+async def test_json_nested_too_deep_on_a_stream_is_ignored_not_a_crash(live: str, clean: None) -> None:
+    # json.loads raises RecursionError (not ValueError) on deep nesting: it used to end the handler
+    # with a traceback. A staff stream ignores what it cannot read and keeps delivering events.
+    client, cookie = await staff_cookie(live)
+    async with (
+        contextlib.aclosing(client),
+        connect(
+            ws_url(live, "/ws/shop"),
+            additional_headers={"Cookie": cookie},
+            open_timeout=TIMEOUT,
+            max_size=None,
+        ) as ws,
+    ):
+        await ws.send("[" * 200_000 + "]" * 200_000)
+        await emit(1)
+        assert (await recv_events(ws))["type"] == "test.tick"
