@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from api import settings
+from api import settings, statuslink
 from api.auth import token_hash
 
 log = logging.getLogger("bayline.ratelimit")
@@ -238,3 +238,19 @@ def reset() -> None:
     """Forget every count (tests)."""
     global _limiter
     _limiter = None
+
+
+async def admit(address: str, token: str) -> tuple[dict[str, Any] | None, Refused | None]:
+    """Every use of a status link (page, JSON, photo, live stream): the repair order it opens, or why not.
+
+    A guessing address is refused before the lookup, so it learns nothing about which links exist.
+    """
+    limits = limiter()
+    refused = await limits.before_lookup(address, token)
+    if refused is not None:
+        return None, refused
+    ro = await statuslink.resolve(token)
+    if ro is None:
+        await limits.missed(address)
+        return None, None
+    return ro, await limits.found(address, token, int(ro["id"]))

@@ -17,8 +17,9 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from api import settings, statuslink
+from api import ratelimit, settings
 from api.auth import SESSION_COOKIE, StaffUser, live_sessions
+from api.clientaddr import client_address
 from api.realtime import hub as hubs
 from api.realtime import projection
 
@@ -27,6 +28,7 @@ PING_SECONDS = float(os.environ.get("WS_PING_SECONDS") or 25)
 BAD_SINCE = 4400
 SIGNED_OUT = 4401  # the session has ended (sign-out, deactivated, idle): sign in again, don't retry
 READ_ONLY = 4409
+RATE_LIMITED = 4429  # a guessing address or a hammered status link: retry later with backoff
 NO_PONG = 4408
 TRY_AGAIN_LATER = 1013
 
@@ -183,8 +185,17 @@ async def shop_stream(socket: WebSocket) -> None:
 
 @websocket("/ws/status/{token:str}")
 async def status_stream(socket: WebSocket, token: FromPath[str]) -> None:
-    """One repair order's customer view. Unknown and expired tokens are refused alike."""
-    ro = await statuslink.resolve(token) if origin_allowed(socket) else None
+    """One repair order's customer view. Unknown and expired tokens are refused alike; a guessing
+    address or a hammered link is refused with 4429 (the page retries with its backoff)."""
+    if not origin_allowed(socket):
+        await socket.close(code=4404)
+        return
+    ro, refused = await ratelimit.admit(client_address(socket.scope), token)
+    if refused is not None:
+        # Accepted only to be told apart from a gone link (a refusal before accept is a bare 403).
+        await socket.accept()
+        await socket.close(code=RATE_LIMITED)
+        return
     if ro is None:
         await socket.close(code=4404)
         return

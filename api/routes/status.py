@@ -155,14 +155,8 @@ async def within_budget(request: Request) -> Response[Any] | None:
     if not isinstance(token, str):
         return None
     address = client_address(request.scope)  # behind a proxy: the forwarded one, from trusted proxies only
-    limits = ratelimit.limiter()
-    refused = await limits.before_lookup(address, token)
+    ro, refused = await ratelimit.admit(address, token)
     if refused is None:
-        ro = await statuslink.resolve(token)
-        if ro is None:
-            await limits.missed(address)
-        else:
-            refused = await limits.found(address, token, int(ro["id"]))
         request.state.status_ro = ro
     return _busy(request, token, refused) if refused else None
 

@@ -361,3 +361,42 @@ async def test_behind_a_trusted_proxy_the_flood_and_the_customer_are_told_apart(
         assert (
             await proxy.get(f"/api/status/{secrets.token_urlsafe(32)}", headers=forged)
         ).status_code == 429
+
+
+async def _stream_close_code(live: str, token: str, address: str) -> int | None:
+    """Open the customer's live stream from `address`: None if admitted, else the HTTP status of a
+    refusal before accept or the close code of one after."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    url = f"ws://{live}/ws/status/{token}"
+    try:
+        async with connect(url, open_timeout=5, local_addr=(address, 0)) as ws:
+            await asyncio.wait_for(ws.recv(), 5)  # the server's first frame (replay or ping) or its close
+            return None
+    except InvalidStatus as refused:  # refused before accept: unknown and expired links look alike
+        return refused.response.status_code
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    except TimeoutError:
+        return None  # open and quiet: admitted
+
+
+async def test_the_live_stream_counts_against_the_same_budgets(live: str, clean: None) -> None:
+    """Guessing links over /ws/status is refused like the page: 4429 before any lookup, per address."""
+    from api import ratelimit
+    from api.realtime import streams
+
+    ratelimit.reset()
+    client, _, token = await _setup(live)
+    async with contextlib.aclosing(client):
+        assert await _stream_close_code(live, token, "127.0.0.9") is None  # the customer's phone
+        codes = [
+            await _stream_close_code(live, secrets.token_urlsafe(32), "127.0.0.8")
+            for _ in range(ratelimit.MISSES_PER_ADDRESS + 5)
+        ]
+        assert codes[: ratelimit.MISSES_PER_ADDRESS] == [403] * ratelimit.MISSES_PER_ADDRESS
+        assert set(codes[ratelimit.MISSES_PER_ADDRESS :]) == {streams.RATE_LIMITED}
+        # Refused before the lookup: the guessing address cannot tell a real link from a wrong one.
+        assert await _stream_close_code(live, token, "127.0.0.8") == streams.RATE_LIMITED
+        assert await _stream_close_code(live, token, "127.0.0.9") is None
