@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v24';
+const VERSION = 'bayline-shell-v25';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -16,6 +16,7 @@ const SHELL = [
   '/web/js/clock.js',
   '/web/js/clock-review.js',
   '/web/js/dom.js',
+  '/web/js/domain.js',
   '/web/js/finding.js',
   '/web/js/forms.js',
   '/web/js/hours.js',

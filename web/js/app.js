@@ -15,22 +15,22 @@ import { setOutboxUser, unsent, onOutbox, kick as kickOutbox } from './outbox.js
 import { confirmBig } from './clock.js';
 import { openOutboxList } from './outbox-list.js';
 import { cachedSession, forgetSession, keepOnlyFor, rememberSession, touchSession } from './screencache.js';
+import { POLICY } from './domain.js';
 
 // A bay tablet is shared: after this long without a touch or key press, whoever was signed in is
 // signed out so the next person cannot act under their name.
 export const IDLE_MINUTES = 10;
 
-const OFFICE = ['advisor', 'foreman', 'manager'];
-
-// param: true → the route needs "#/route/param"; 'optional' → it may have one. roles: who may open it.
+// param: true → the route needs "#/route/param"; 'optional' → it may have one. roles: who may open it
+// (those the server lets do the screen's main work).
 const routes = {
   '#/setup': { screen: setupScreen, auth: false },
   '#/signin': { screen: signinScreen, auth: false },
-  '#/today': { screen: todayScreen, auth: true, roles: OFFICE },
-  '#/new': { screen: newRoScreen, auth: true, roles: OFFICE },
-  '#/walkaround': { screen: walkaroundScreen, auth: true, param: true, roles: OFFICE },
-  '#/my-jobs': { screen: myJobsScreen, auth: true, roles: ['technician', 'foreman'] },
-  '#/qc': { screen: qcScreen, auth: true, param: 'optional', roles: OFFICE },
+  '#/today': { screen: todayScreen, auth: true, roles: POLICY['ro.list'] },
+  '#/new': { screen: newRoScreen, auth: true, roles: POLICY['ro.create'] },
+  '#/walkaround': { screen: walkaroundScreen, auth: true, param: true, roles: POLICY['walkaround.edit'] },
+  '#/my-jobs': { screen: myJobsScreen, auth: true, roles: POLICY['me.jobs'] },
+  '#/qc': { screen: qcScreen, auth: true, param: 'optional', roles: POLICY['job.qc'] },
 };
 
 // The top bar's links, each shown to the roles its route allows (and only when there is a choice).

@@ -9,13 +9,13 @@ import { showError, clearError } from './forms.js';
 import { onLiveEvent } from './live.js';
 import { action, send } from './action.js';
 import { toInputs, zonedToIso } from './time.js';
+import { allowed } from './domain.js';
 
-const REVIEWERS = new Set(['foreman', 'manager']); // api/policy.py "clock.review"
 const LIVE_TYPES = /^clock\./;
 const COALESCE_MS = 250;
 const WAIT_MS = 3000; // then the action shows as not sent yet (it stays in the outbox)
 
-export const mayReview = (user) => REVIEWERS.has(user?.role);
+export const mayReview = (user) => allowed(user?.role, 'clock.review');
 
 /** The panel, to put on a screen: {node, destroy}. Hidden while nothing waits for review. */
 export function clockReview(ctx) {

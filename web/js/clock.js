@@ -4,8 +4,7 @@
 import { action } from './action.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
-
-export const STOP_REASONS = ['finished', 'waiting_parts', 'waiting_approval', 'break', 'end_of_shift', 'other'];
+import { STOP_REASONS } from './domain.js';
 
 /**
  * A tap: one or more POSTs decided at the moment of the tap, each with device_time = when the

@@ -12,8 +12,8 @@ import { tap, askStopReason, confirmBig, formatMinutes, formatStopwatch, formatH
 import { openFindingDialog } from './finding.js';
 import { shopDate, toInputs, zonedToIso } from './time.js';
 import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
+import { STARTABLE, fold, jobStateAfter } from './domain.js';
 
-const STARTABLE = new Set(['assigned', 'paused', 'rework']);
 // photo.added: a QC photo may reach the server after the check that sent the job back.
 const LIVE_TYPES = /^(job\.assigned|job\.updated|qc\.recorded|clock\.|finding\.added|photo\.added|attendance\.|stage\.changed)/;
 const COALESCE_MS = 250;
@@ -614,42 +614,52 @@ export function render(root, ctx) {
 }
 
 /**
- * The server's view with my taps still on this tablet applied in the order I made them, so the
- * screen shows what I did (a started job runs, a stopped one stops) before the network is back.
- * The same rules as the server's fold: a start stops whatever runs; the stop reason decides
- * between paused and finished; ending the day stops the running job.
+ * The server's view with my taps still on this tablet laid over it, so the screen shows what I
+ * did (a started job runs, a stopped one stops) before the network is back. The clock taps are
+ * folded by the server's own rules (domain.js fold) together with the clock the server has
+ * running, so the overlay is what the server will make of them, whatever order they reach it in:
+ * a start stops whatever runs; the stop reason decides between paused and finished; ending the
+ * day stops the running job; a stop for a job already switched away changes nothing. The working
+ * day and findings are laid over in the order I made them.
  */
 function withPending(server, pending) {
   if (!server || !pending.length) return server;
   const view = structuredClone(server);
   const jobs = new Map((view.jobs || []).map((j) => [j.id, j]));
-  const stop = (job, reason) => {
-    job.running_since = null;
-    job.state = reason === 'finished' ? 'finished' : 'paused';
-    if (view.open_entry?.job_id === job.id) view.open_entry = null;
-  };
+  const open = view.open_entry;
+  // The server's running clock as a start tap. Key '' sorts it first among starts at its instant:
+  // when the view already holds my start, the server's own time stays (no repaint for nothing).
+  const taps = open ? [{ key: '', kind: 'on', at: open.started_at, job: open.job_id }] : [];
   for (const e of pending) {
     const what = e.url.split('/').pop();
     if (e.state === 'parked' && what !== 'findings') continue; // refused: the server's view stands
     const at = e.json?.device_time || e.deviceTime;
     const job = jobs.get(e.meta?.jobId);
     if (what === 'clock-on' && job) {
-      for (const other of view.jobs) if (other.running_since && other !== job) stop(other, 'switched');
-      if (!job.running_since) job.running_since = at;
-      job.state = 'in_progress';
-      view.open_entry = { job_id: job.id, job_title: job.title, started_at: job.running_since };
+      taps.push({ key: e.key, kind: 'on', at, job: job.id });
       // A job start opens the working day when it is not open (the server does the same: api/workday.py).
       if (!view.attendance || view.attendance.clock_out_at) view.attendance = { clock_in_at: at, clock_out_at: null, opened_by: 'job_start' };
     } else if (what === 'clock-off' && job) {
-      if (job.running_since || job.state === 'in_progress') stop(job, e.json?.reason);
+      taps.push({ key: e.key, kind: 'off', at, job: job.id, reason: e.json?.reason });
     } else if (what === 'clock-in') {
       if (!view.attendance || view.attendance.clock_out_at) view.attendance = { clock_in_at: at, clock_out_at: null };
     } else if (what === 'clock-out') {
-      for (const other of view.jobs) if (other.running_since) stop(other, 'end_of_shift');
+      taps.push({ key: e.key, kind: 'stop_all', at });
       if (view.attendance && !view.attendance.clock_out_at) view.attendance = { ...view.attendance, clock_out_at: at };
     } else if (what === 'findings' && job) {
       job.findings = [...(job.findings || []), { text: e.meta.text, pending: true, refused: e.state === 'parked' }];
     }
+  }
+  const book = fold(taps);
+  for (const job of view.jobs || []) {
+    const intervals = book.intervals.filter((i) => i.job === job.id);
+    if (!intervals.length) continue;
+    job.state = jobStateAfter(job.state, intervals);
+    job.running_since = book.open?.job === job.id ? book.open.start : null;
+  }
+  if (!book.open) view.open_entry = null;
+  else if (book.open.key !== '') {
+    view.open_entry = { job_id: book.open.job, job_title: jobs.get(book.open.job)?.title, started_at: book.open.start };
   }
   return view;
 }

@@ -3,10 +3,10 @@
 import { get, post } from './api.js';
 import { h, clear, setText } from './dom.js';
 import { showError, clearError } from './forms.js';
+import { ROLES } from './domain.js';
 
 const MIN_PIN = 4;
 const MAX_PIN = 8;
-const ROLES = ['advisor', 'technician', 'foreman', 'manager'];
 const CONTROLS = 'button, a[href], input, select, textarea, summary, [role="button"], [contenteditable="true"]';
 
 export function render(root, ctx) {

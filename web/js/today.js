@@ -10,15 +10,12 @@ import { onOutbox, unsent } from './outbox.js';
 import { openOutboxList } from './outbox-list.js';
 import { openPromiseDialog } from './promise.js';
 import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
+import { DONE_STATES, NOT_WORK, allowed } from './domain.js';
 
 const SOON_MINUTES = 60; // amber when the promise is this close
 const REFRESH_SECONDS = 120; // safety net only: the stream carries every change
 const RECOLOUR_SECONDS = 30; // a promise turns amber/red with the clock, not only on events
 const FULL_RELOAD_AFTER = 15; // more changed repair orders than this in one burst: reload the list
-const PROMISE_ROLES = new Set(['advisor', 'foreman', 'manager']);
-
-const DONE_STATES = new Set(['finished', 'qc_passed']);
-const OUT_OF_SCOPE = new Set(['declined', 'recommended']); // not (yet) work the customer agreed to
 
 export function render(root, ctx) {
   let items = []; // the server's view only; what is still on the tablet is laid over it in paint()
@@ -166,7 +163,7 @@ export function render(root, ctx) {
       list.append(h('div', { class: 'empty-state small' }, h('p', { t: 'today.noMatch', tp: { query: query.trim() } })));
       return;
     }
-    const canPromise = PROMISE_ROLES.has(ctx.state.user?.role);
+    const canPromise = allowed(ctx.state.user?.role, 'ro.promise');
     const walk = (ro) => ctx.go(`#/walkaround/${ro.id}`);
     for (const ro of shown) list.append(card(ro, now, canPromise ? openPromise : null, canPromise ? walk : null));
   }
@@ -339,7 +336,7 @@ function matches(ro, q) {
 
 function card(ro, now, onPromise, onWalk) {
   const v = ro.vehicle || {};
-  const jobs = (ro.jobs || []).filter((j) => !OUT_OF_SCOPE.has(j.state) && j.approval !== 'declined');
+  const jobs = (ro.jobs || []).filter((j) => !NOT_WORK.has(j.state) && j.approval !== 'declined');
   const done = jobs.filter((j) => DONE_STATES.has(j.state)).length;
   const awaiting = (ro.jobs || []).filter((j) => j.needs_approval && (j.approval === 'pending' || j.approval == null) && j.state === 'recommended').length;
   const when = promiseTime(ro);
