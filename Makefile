@@ -56,6 +56,7 @@ lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(VENV)/.test-deps
 	@$(PY) -m pip install -q pyvips pyvips-binary >/dev/null 2>&1 || echo "pyvips not installable here: bench_photos skips that comparison"

@@ -12,11 +12,9 @@ import contextlib
 import functools
 import logging
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from api import clockbook, clockstore, commands, settings, shop
-from api.commands import NewEvent, Outcome
+from api import attendance, clockbook, commands, settings, shop
 from api.tables import Attendance, ClockEntry
 
 log = logging.getLogger("bayline.autostop")
@@ -56,7 +54,7 @@ async def sweep(at: datetime | None = None) -> int:
             day_ids = sorted(r["id"] for r in days if r["staff"] == person)
             key = f"autostop:{person}:{cutoff.isoformat()}:{ids}:{day_ids}"
             await commands.execute(
-                functools.partial(_stop, person, cutoff, current, key),
+                functools.partial(attendance.close_at_cutoff, person, cutoff, current, key),
                 actor="system",
                 key=key,
                 request_hash=key,
@@ -64,27 +62,6 @@ async def sweep(at: datetime | None = None) -> int:
             stopped.add(person)
             log.info("runaway-timer guard stopped clocks of staff %d at %s", person, cutoff.isoformat())
     return len(stopped)
-
-
-async def _stop(person: int, cutoff: datetime, current: datetime, key: str) -> Outcome:
-    # Imported here: the routes import this package's modules, not the other way round.
-    from api.routes.attendance import attendance_out, open_attendance, stop_all
-
-    entries: list[dict[str, Any]] = []
-    events: list[NewEvent] = []
-    running = await clockstore.open_entry(person)
-    if running is not None and running["started_at"] < cutoff:
-        entries, events = await stop_all(person, cutoff, current, key, "system")
-    day = await open_attendance(person)
-    body: dict[str, Any] = {"auto_stopped": entries}
-    if day is not None and day["clock_in_at"] < cutoff:
-        await Attendance.update({Attendance.clock_out_at: cutoff, Attendance.auto_closed: True}).where(
-            Attendance.id == day["id"]
-        )
-        day.update(clock_out_at=cutoff, auto_closed=True)
-        body["attendance"] = attendance_out(day)
-        events.insert(0, NewEvent("attendance.out", None, {"attendance": body["attendance"]}))
-    return Outcome(200, body, events)
 
 
 async def _loop() -> None:

@@ -161,7 +161,11 @@ def effective_time(
         return received, False
     for value in (device_time, device_sent_at):
         if value is not None and value.tzinfo is None:
-            raise Invalid("Device times need a UTC offset, e.g. 2026-11-22T09:30:00+08:00.")
+            raise Invalid(
+                "Device times need a UTC offset, e.g. 2026-11-22T09:30:00+08:00.",
+                code="request.naive_time",
+                params={"field": "device_time"},
+            )
     flagged = False
     at = device_time
     if device_sent_at is not None:
@@ -175,7 +179,9 @@ def effective_time(
         at = received
     if received - at > LATE_LIMIT:
         raise Invalid(
-            "This clock tap is more than 48 hours old: ask the foreman to enter it as a correction."
+            "This clock tap is more than 48 hours old: ask the foreman to enter it as a correction.",
+            code="clock.tap_too_old",
+            params={"hours": int(LATE_LIMIT.total_seconds() // 3600)},
         )
     return at, flagged
 

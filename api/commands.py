@@ -20,6 +20,7 @@ from typing import Any
 from piccolo.engine import engine_finder
 
 from api import db
+from api.events import NewEvent
 from api.realtime import hints
 from api.tables import Event, IdempotencyRecord
 
@@ -28,13 +29,6 @@ IDEMPOTENCY_KEEP = timedelta(days=30)  # the contract promises at least 7 days
 
 class IdempotencyMismatch(Exception):
     """The same Idempotency-Key was sent before with a different request."""
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    type: str
-    ro: int | None
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

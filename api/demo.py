@@ -1,9 +1,11 @@
 """`python -m api demo`: a realistic demo workshop for someone evaluating Bayline.
 
 Staff with known PINs, and repair orders in every stage, written through the command path so
-the event log (and later the live board and KPIs) sees them like real work. The working days and
-job clocks go through the very use cases a tablet's taps do (with the demo's times), so the clock
-history is whole and the demo's entries can be switched, confirmed, corrected and ended like any.
+the event log (and later the live board and KPIs) sees them like real work. The orders are written
+here (checked in hours ago, one promised for a time already past, which no write-up allows); from
+there on everything goes through the very use cases a tablet's taps do, with the demo's times:
+assignment, working days, job clocks, recommended work, QC and ready. So the clock history is whole
+and the demo's entries can be switched, confirmed, corrected and ended like any.
 
 It fills an empty database only: on a shop in use it would add a manager whose PIN it prints.
 """
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from decimal import Decimal
 
-from api import auth, clockstore, db, readmodels, shop, workshop
-from api.commands import NewEvent, Outcome, execute, now
-from api.routes.attendance import start_day
-from api.routes.jobs import ClockOffIn, ClockOnIn, DeviceTimes, start_job, stop_job
+from api import attendance, auth, clock, clockstore, db, events, jobs, qc, repair_orders, shop, workshop
+from api.commands import Outcome, execute, now
+from api.events import NewEvent
+from api.schemas import JobIn
 from api.staff import create_staff
-from api.tables import ClockEntry, Customer, Event, Job, QcRecord, RepairOrder, Shop, Staff, Vehicle
+from api.tables import Customer, Event, Job, RepairOrder, Shop, Staff, Vehicle
 
 ACTOR = "demo"  # the events' actor: how a second run knows the demo is there already
 
@@ -140,12 +143,10 @@ async def create() -> str:
         for username, name, role, pin in STAFF:
             people[username] = await create_staff(username, name, role, auth.hash_pin(pin))
         techs = [people["liu.yang"], people["sun.hao"], people["zhou.qiang"]]
-        events: list[NewEvent] = []
+        announced: list[NewEvent] = []
         for person in techs:
-            events += (
-                await start_day(int(person.id), DeviceTimes(device_time=at - DAY_STARTED), now())
-            ).events
-        for n, (cust, phone, plate, make, model, color, km, concerns, jobs, story) in enumerate(ORDERS):
+            announced += (await attendance.start_day(int(person.id), at - DAY_STARTED, now())).events
+        for n, (cust, phone, plate, make, model, color, km, concerns, work, story) in enumerate(ORDERS):
             customer = Customer(name=cust, phone=phone, language="en" if cust.isascii() else "zh-CN")
             await customer.save()
             vehicle = Vehicle(
@@ -176,10 +177,8 @@ async def create() -> str:
                 created_at=checked_in,
             )
             await ro.save()
-            events.append(NewEvent("ro.created", ro.id, {"number": ro.number, "plate": plate, "demo": True}))
-            tech = int(techs[n % len(techs)].id)
             job_ids = []
-            for title, hours, price in jobs:
+            for title, hours, price in work:
                 state, approval = workshop.new_job(needs_approval=False)
                 job = Job(
                     repair_order=ro.id,
@@ -188,33 +187,29 @@ async def create() -> str:
                     price_cents=price * 100,
                     needs_approval=False,
                     approval=approval,
-                    state=workshop.assign(workshop.JobFacts(0, title, state)).value,
-                    technician=tech,
+                    state=state.value,
                     created_at=checked_in,
                 )
                 await job.save()
                 job_ids.append(int(job.id))
-                events.append(NewEvent("job.assigned", ro.id, {"job_id": job.id, "technician_id": tech}))
+            advisor = int(people["li.na"].id)
+            stage = workshop.Stage.CHECKED_IN
+            announced.append(events.ro_created(ro.id, ro.number, plate, stage, job_ids, advisor))
+            tech = int(techs[n % len(techs)].id)
+            for job_id in job_ids:
+                announced += (await jobs.assign(job_id, tech)).events
             for index, started, stopped, reason in TAPS.get(story, []):
-                events += await _clock(tech, job_ids[index], at, started, stopped, reason)
+                announced += await _clock(tech, job_ids[index], at, started, stopped, reason)
             if story == "ready":
-                events += await _pass_qc_and_ready(ro.id, job_ids, int(people["zhao.lei"].id), at)
+                announced += await _pass_qc_and_ready(ro.id, job_ids, int(people["zhao.lei"].id), at)
             if story == "recommendation":
-                extra = Job(
-                    repair_order=ro.id,
+                extra = JobIn(
                     title="Replace door check strap 更换车门限位器",
-                    estimated_minutes=48,
-                    price_cents=36000,
-                    needs_approval=True,
-                    approval="pending",
-                    state="recommended",
-                    created_at=at,
+                    estimated_hours=Decimal("0.8"),
+                    price=Decimal(360),
                 )
-                await extra.save()
-                events.append(
-                    NewEvent("approval.requested", ro.id, {"job_id": extra.id, "title": extra.title})
-                )
-        return Outcome(201, {"created": True}, events)
+                announced += (await repair_orders.add_work(ro.id, extra, needs_approval=True))[1]
+        return Outcome(201, {"created": True}, announced)
 
     reply = await execute(handler, actor=ACTOR)
     if not reply.body["created"]:
@@ -226,37 +221,30 @@ async def _clock(
     tech: int, job_id: int, at: datetime, started: int, stopped: int | None, reason: str | None
 ) -> list[NewEvent]:
     """A start (and a stop) as the technician's tablet sends them: tapped then, sent now."""
-    events = []
-    on = ClockOnIn(device_time=at - timedelta(minutes=started), switch=True)  # as the tablet sends it
-    events += (await start_job(tech, job_id, on, now(), clockstore.new_key(), ACTOR)).events
+    tapped = at - timedelta(minutes=started)
+    announced = (
+        await clock.start_job(
+            tech, job_id, key=clockstore.new_key(), device_time=tapped, sent=now(), switch=True, actor=ACTOR
+        )
+    ).events
     if stopped is not None:
         assert reason is not None
-        off = ClockOffIn(device_time=at - timedelta(minutes=stopped), reason=reason)
-        events += (await stop_job(tech, job_id, off, now(), clockstore.new_key(), ACTOR)).events
-    return events
+        tapped = at - timedelta(minutes=stopped)
+        stop = await clock.stop_job(
+            tech, job_id, reason, key=clockstore.new_key(), device_time=tapped, sent=now(), actor=ACTOR
+        )
+        announced += stop.events
+    return announced
 
 
 async def _pass_qc_and_ready(ro_id: int, job_ids: list[int], checker: int, at: datetime) -> list[NewEvent]:
     """The foreman passes each job's quality check, then the car is ready (by the workshop's rules)."""
-    events = []
+    announced = []
     for job_id in job_ids:
-        row = await Job.select().where(Job.id == job_id).first()
-        assert row is not None
-        clocked = await ClockEntry.select(ClockEntry.technician).where(ClockEntry.job == job_id)
-        passed, state = workshop.check_qc(
-            readmodels.job_facts([row])[0], checker, [c["technician"] for c in clocked], ["pass"]
-        )
-        items = [{"name": "Work done to standard", "result": "pass"}]
-        await QcRecord(
-            job=job_id, signer=checker, passed=passed, items=json.dumps(items), signed_at=at - QC_SIGNED
-        ).save()
-        await Job.update({Job.state: state.value}).where(Job.id == job_id)
-        events.append(NewEvent("qc.recorded", ro_id, {"job_id": job_id, "passed": passed, "failed": []}))
-    ro = await readmodels.require_repair_order(ro_id)
-    jobs = (await readmodels.jobs_of([ro_id]))[ro_id]
-    workshop.mark_ready(readmodels.job_facts(jobs), readmodels.stage_of(ro, jobs))
-    await RepairOrder.update({RepairOrder.ready_at: at - READY}).where(RepairOrder.id == ro_id)
-    return events
+        items = [{"item_id": None, "name": "Work done to standard", "result": "pass", "note": ""}]
+        announced += (await qc.check(job_id, checker, items, at=at - QC_SIGNED)).events
+    announced += (await repair_orders.mark_ready(ro_id, at=at - READY)).events
+    return announced
 
 
 def _pins() -> str:

@@ -159,4 +159,4 @@ async def _check_json_body(request: Request) -> None:
             "The JSON is nested too deeply to be read.", extra={"code": "request.json_too_deep"}
         ) from None
     except SerializationException as exc:  # what Litestar answers for it when it parses
-        raise ClientException(str(exc)) from exc
+        raise ClientException(str(exc), extra={"code": "request.json_invalid"}) from exc

@@ -210,7 +210,9 @@ async def require_repair_order(ro_id: int) -> dict[str, Any]:
     """The raw row plus its jobs, or NotFound (for commands)."""
     ro = await RepairOrder.select().where(RepairOrder.id == ro_id).first()
     if ro is None:
-        raise workshop.NotFound(f"Repair order {ro_id} does not exist.")
+        raise workshop.NotFound(
+            f"Repair order {ro_id} does not exist.", code="ro.not_found", params={"id": ro_id}
+        )
     return ro
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from api import inputs, workshop
 
@@ -44,9 +45,15 @@ class Strict(BaseModel):
         return value
 
 
+def coded(exc: workshop.DomainError) -> PydanticCustomError:
+    """A domain refusal inside a validator, keeping its code and params (api/errors.py reads them)."""
+    code, params = exc.extra.get("code"), exc.extra.get("params")
+    return PydanticCustomError(str(code), exc.message, params if isinstance(params, dict) else None)
+
+
 def _pin(value: str) -> str:
     if not re.fullmatch(r"[0-9]{4,8}", value):
-        raise ValueError("A PIN is 4 to 8 digits (0–9 only).")
+        raise PydanticCustomError("pin.format", "A PIN is 4 to 8 digits (0–9 only).")
     return value
 
 
@@ -123,7 +130,7 @@ class VehicleIn(Strict):
         try:
             return workshop.normalize_vin(value)
         except workshop.Invalid as exc:
-            raise ValueError(exc.message) from None
+            raise coded(exc) from None
 
 
 class JobIn(Strict):
@@ -195,3 +202,13 @@ class RepairOrderOut(BaseModel):
 
 class RepairOrderList(BaseModel):
     items: list[RepairOrderOut]
+
+
+class DeviceTimes(Strict):
+    """When a tap happened and when it was sent, both on the tablet's own clock (optional): the
+    clock and attendance taps (api/routes/jobs.py, api/routes/attendance.py)."""
+
+    device_time: datetime | None = Field(default=None, description="the tablet's clock when tapped")
+    device_sent_at: datetime | None = Field(
+        default=None, description="the tablet's clock when sent: corrects a wrong tablet clock"
+    )

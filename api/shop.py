@@ -19,14 +19,25 @@ _DAYS = re.compile(r"^(?!.*(.).*\1)[1-7]{1,7}$")  # each of 1 (Monday) … 7 (Su
 
 def check_hours(opens: str, closes: str, open_days: str) -> None:
     """Opening hours as stored: HH:MM to a later HH:MM the same day, on one or more days."""
-    for label, value in (("Opening time", opens), ("Closing time", closes)):
+    for label, field, value in (("Opening time", "opens", opens), ("Closing time", "closes", closes)):
         if not isinstance(value, str) or not _CLOCK.fullmatch(value):
-            raise workshop.Invalid(f"{label} must be HH:MM on a 24-hour clock, e.g. 08:30, got {value!r}.")
+            raise workshop.Invalid(
+                f"{label} must be HH:MM on a 24-hour clock, e.g. 08:30, got {value!r}.",
+                code="shop.time_format",
+                field=field,
+            )
     if closes <= opens:
-        raise workshop.Invalid(f"The shop must close after it opens: {opens} to {closes} is no opening time.")
+        raise workshop.Invalid(
+            f"The shop must close after it opens: {opens} to {closes} is no opening time.",
+            code="shop.hours_order",
+            params={"opens": opens, "closes": closes},
+            field="closes",
+        )
     if not isinstance(open_days, str) or not _DAYS.fullmatch(open_days):
         raise workshop.Invalid(
-            f"Open days are digits 1 (Monday) to 7 (Sunday), each once, e.g. 123456; got {open_days!r}."
+            f"Open days are digits 1 (Monday) to 7 (Sunday), each once, e.g. 123456; got {open_days!r}.",
+            code="shop.days_format",
+            field="open_days",
         )
 
 

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from api import messages
+
 PAGE_DIR = Path(__file__).resolve().parents[1] / "web" / "status"
 STAGES = ("checked_in", "in_progress", "quality_check", "ready", "delivered")
 LANGUAGES = ("zh-CN", "en")
@@ -79,11 +81,6 @@ TEXT: dict[str, dict[str, str]] = {
         "notice.approved": "Thank you — the work is approved. We will start on it.",
         "notice.declined": "Noted — we will not do this work.",
         "notice.rated": "Thank you for your rating.",
-        "notice.stale": "This was already answered; the page shows the current state.",
-        "notice.invalid": "Please choose a score from 1 to 10.",
-        "notice.failed": "That did not go through. Please try again.",
-        "expired": "This link is no longer active. Please ask the service desk.",
-        "busy": "Too many requests just now. Please try again in a moment.",
         "busy_auto": "This page tries again by itself in {seconds} s.",
         "try_again": "Try again",
         "call": "Questions? Call the service desk.",
@@ -140,11 +137,6 @@ TEXT: dict[str, dict[str, str]] = {
         "notice.approved": "谢谢！您已同意该项目，我们会尽快施工。",
         "notice.declined": "已记录，我们不会做该项目。",
         "notice.rated": "感谢您的评价。",
-        "notice.stale": "该项目已处理过，页面显示的是最新状态。",
-        "notice.invalid": "请选择 1 到 10 分。",
-        "notice.failed": "提交未成功，请重试。",
-        "expired": "此链接已失效，请联系服务台。",
-        "busy": "当前访问过于频繁，请稍后再试。",
         "busy_auto": "本页将在 {seconds} 秒后自动重试。",
         "try_again": "重试",
         "call": "有疑问？请致电服务台。",
@@ -168,6 +160,23 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 NOTICES = ("approved", "declined", "rated", "stale", "invalid", "failed")
+# The page's error texts are the error codes' own, from the one catalogue (web/js/i18n.js, read
+# by api.messages): what an answer's code says on a tablet, the customer reads here in the same words.
+NOTICE_CODES = {"stale": "status.answered", "invalid": "survey.score", "failed": "status.failed"}
+EXPIRED_CODE = "status.link_unknown"  # also the code of the JSON 404 for such a link
+BUSY_CODE = "status.rate_limited"  # also the code of the JSON 429
+
+
+def error_text(code: str, lang: str, params: dict[str, Any] | None = None) -> str:
+    found = messages.text(code, params, lang)
+    if found is None:  # tests/test_error_codes.py keeps this from happening
+        raise messages.CatalogueError(f"web/js/i18n.js has no error.code.{code} in {lang}")
+    return found
+
+
+for _lang in LANGUAGES:
+    TEXT[_lang] |= {f"notice.{kind}": error_text(code, _lang) for kind, code in NOTICE_CODES.items()}
+    TEXT[_lang]["expired"] = error_text(EXPIRED_CODE, _lang)
 _WEEK = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "zh-CN": "一二三四五六日"}
 _MONTH = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -269,7 +278,10 @@ def busy(*, token: str, lang: str, retry_after: int) -> str:
     """The 429 page: both languages (the customer's is not looked up for a refused request),
     the asked-for one first, and it tries the status page again by itself."""
     again = f"/s/{quote(token, safe='')}?lang={lang}"
-    texts = [(code, TEXT[code]) for code in (lang, *(x for x in LANGUAGES if x != lang))]
+    texts = [
+        (code, {**TEXT[code], "busy": error_text(BUSY_CODE, code)})
+        for code in (lang, *(x for x in LANGUAGES if x != lang))
+    ]
     return _env.get_template("busy.html").render(
         lang=lang, texts=texts, retry_after=retry_after, again=again, css=CSS
     )

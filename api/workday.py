@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from api.commands import NewEvent
+from api import events
+from api.events import NewEvent
 from api.tables import Attendance
 
 PERSON = "person"  # "Start my day"
@@ -71,4 +72,4 @@ async def open_for_job(staff_id: int, at: datetime) -> tuple[dict[str, Any] | No
         day = await row(current["id"])
     else:
         return current, []
-    return day, [NewEvent("attendance.in", None, {"attendance": attendance_out(day)})]
+    return day, [events.attendance_in(attendance_out(day))]

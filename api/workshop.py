@@ -90,6 +90,7 @@ _CLOCKABLE_LATE = {
     JobState.REWORK,
 }
 _ASSIGNABLE = {JobState.PENDING, JobState.ASSIGNED, JobState.PAUSED, JobState.REWORK}
+_NOT_READY = {*_NOT_WORK, JobState.QC_PASSED}  # beside a recommendation: what does not block ready
 
 
 @dataclass(frozen=True)
@@ -119,22 +120,36 @@ def decide_approval(state: JobState, approval: Approval | None, decision: str) -
     two phones can never apply twice.
     """
     if approval is None:
-        raise Conflict("This job does not need the customer's approval.")
+        raise Conflict("This job does not need the customer's approval.", code="approval.not_needed")
     if approval is not Approval.PENDING or state is not JobState.RECOMMENDED:
-        raise Conflict(f"This job was already {approval.value}.")
+        raise Conflict(
+            f"This job was already {approval.value}.",
+            code="approval.decided",
+            params={"decision": approval.value},
+        )
     if decision == "approve":
         return JobState.PENDING, Approval.APPROVED
     if decision == "decline":
         return JobState.DECLINED, Approval.DECLINED
-    raise Invalid("decision must be 'approve' or 'decline'.")
+    raise Invalid(
+        "decision must be 'approve' or 'decline'.", code="approval.decision_invalid", field="decision"
+    )
 
 
 def assign(job: JobFacts) -> JobState:
     """Give a job to a technician. Re-assigning keeps paused and rework jobs in their state."""
     if job.state is JobState.RECOMMENDED:
-        raise Conflict(f"“{job.title}” is waiting for the customer's approval.")
+        raise Conflict(
+            f"“{job.title}” is waiting for the customer's approval.",
+            code="job.awaiting_approval",
+            params={"title": job.title},
+        )
     if job.state not in _ASSIGNABLE:
-        raise Conflict(f"“{job.title}” is {job.state.value} and cannot be assigned now.")
+        raise Conflict(
+            f"“{job.title}” is {job.state.value} and cannot be assigned now.",
+            code="job.not_assignable",
+            params={"title": job.title, "state": job.state.value},
+        )
     return JobState.ASSIGNED if job.state is JobState.PENDING else job.state
 
 
@@ -145,8 +160,9 @@ def clock_on(
     *,
     switch: bool = False,
     late: bool = False,
-) -> JobState:
-    """Start the clock: only the assigned technician, only on approved work, one clock at a time.
+) -> None:
+    """Whether a start is taken: only the assigned technician, only on approved work, one clock at a
+    time. The job's state then follows from the fold of all taps (api.clockbook.job_state_after).
 
     With `switch` a clock running on another job is stopped at this start instead of refusing
     (the tablet asks for it: the technician has moved on, perhaps tapping on another tablet).
@@ -155,42 +171,72 @@ def clock_on(
     (assignment, approval, a passed QC); the fold (api.clockbook) orders it among the others.
     """
     if job.state is JobState.RECOMMENDED:
-        raise Conflict(f"“{job.title}” needs the customer's approval before work starts.")
+        raise Conflict(
+            f"“{job.title}” needs the customer's approval before work starts.",
+            code="job.awaiting_approval",
+            params={"title": job.title},
+        )
     if job.state is JobState.DECLINED:
-        raise Conflict(f"The customer declined “{job.title}”.")
+        raise Conflict(
+            f"The customer declined “{job.title}”.", code="job.declined", params={"title": job.title}
+        )
     if job.technician_id != technician_id:
-        raise Forbidden(f"“{job.title}” is not assigned to you.")
+        raise Forbidden(
+            f"“{job.title}” is not assigned to you.", code="job.not_yours", params={"title": job.title}
+        )
     if open_job is not None and open_job.id != job.id and not switch:
         raise Conflict(
             f"Your clock is still running on “{open_job.title}”: clock off there first.",
+            code="clock.running_elsewhere",
+            params={"title": open_job.title},
             open_job_id=open_job.id,
         )
     if late:
         if job.state not in _CLOCKABLE_LATE:
-            raise Conflict(f"“{job.title}” is {job.state.value}: there is nothing to clock on.")
-        return JobState.IN_PROGRESS
+            raise _not_clockable(job)
+        return
     if open_job is not None and open_job.id == job.id:
-        raise Conflict(f"Your clock is already running on “{job.title}”.")
+        raise Conflict(
+            f"Your clock is already running on “{job.title}”.",
+            code="clock.already_running",
+            params={"title": job.title},
+        )
     if job.state not in _WORKABLE:
-        raise Conflict(f"“{job.title}” is {job.state.value}: there is nothing to clock on.")
-    return JobState.IN_PROGRESS
+        raise _not_clockable(job)
+
+
+def _not_clockable(job: JobFacts) -> Conflict:
+    return Conflict(
+        f"“{job.title}” is {job.state.value}: there is nothing to clock on.",
+        code="job.not_clockable",
+        params={"title": job.title, "state": job.state.value},
+    )
 
 
 def clock_off(
     job: JobFacts, reason: str, open_job: JobFacts | None, technician_id: int, *, late: bool = False
-) -> JobState:
-    """Stop the clock. `finished` sends the job to QC; any other reason pauses it.
+) -> None:
+    """Whether a stop is taken. The fold then sends a `finished` job to QC and pauses it for any
+    other reason (api.clockbook.job_state_after).
 
     A `late` stop (one with the tablet's own time, possibly queued offline) is taken even when
     this job's clock is not running on the server yet: its start may still be on its way from
     another tablet, and the fold (api.clockbook) puts them in time order.
     """
     if reason not in CLOCK_OFF_REASONS:
-        raise Invalid(f"reason must be one of: {', '.join(CLOCK_OFF_REASONS)}.")
+        raise Invalid(
+            f"reason must be one of: {', '.join(CLOCK_OFF_REASONS)}.",
+            code="clock.reason_invalid",
+            params={"choices": list(CLOCK_OFF_REASONS)},
+            field="reason",
+        )
     running_here = open_job is not None and open_job.id == job.id
     if not running_here and not (late and job.technician_id == technician_id):
-        raise Conflict(f"You have no clock running on “{job.title}”.")
-    return JobState.FINISHED if reason == "finished" else JobState.PAUSED
+        raise Conflict(
+            f"You have no clock running on “{job.title}”.",
+            code="clock.not_running",
+            params={"title": job.title},
+        )
 
 
 def check_qc(
@@ -198,14 +244,25 @@ def check_qc(
 ) -> tuple[bool, JobState]:
     """A quality check by someone who did not work on the job. Any fail sends it back for rework."""
     if signer_id in set(clocked_ids):
-        raise Forbidden("You clocked time on this job: someone else must do its quality check.")
+        raise Forbidden(
+            "You clocked time on this job: someone else must do its quality check.", code="qc.own_work"
+        )
     if job.state is not JobState.FINISHED:
-        raise Conflict(f"“{job.title}” is {job.state.value}: only finished jobs can be checked.")
+        raise Conflict(
+            f"“{job.title}” is {job.state.value}: only finished jobs can be checked.",
+            code="qc.not_finished",
+            params={"title": job.title, "state": job.state.value},
+        )
     if not results:
-        raise Invalid("A quality check needs at least one item.")
+        raise Invalid("A quality check needs at least one item.", code="qc.no_items", field="items")
     bad = [r for r in results if r not in QC_RESULTS]
     if bad:
-        raise Invalid(f"QC result must be pass, fail or na, got {bad[0]!r}.")
+        raise Invalid(
+            f"QC result must be pass, fail or na, got {bad[0]!r}.",
+            code="qc.result_invalid",
+            params={"result": bad[0]},
+            field="items",
+        )
     passed = "fail" not in results
     return passed, (JobState.QC_PASSED if passed else JobState.REWORK)
 
@@ -241,26 +298,37 @@ def ready_blockers(jobs: Iterable[JobFacts]) -> list[str]:
 def mark_ready(jobs: Sequence[JobFacts], current: Stage) -> None:
     """Ready only when every approved job passed QC (raises Conflict naming what is open)."""
     if current is Stage.DELIVERED:
-        raise Conflict("This repair order was already delivered.")
+        raise Conflict("This repair order was already delivered.", code="ro.delivered")
     if current is Stage.READY:
-        raise Conflict("This repair order is already ready.")
+        raise Conflict("This repair order is already ready.", code="ro.already_ready")
     blockers = ready_blockers(jobs)
     if blockers:
-        raise Conflict("Not ready yet: " + "; ".join(blockers) + ".", open=blockers)
+        # The same jobs as the blockers, by title: the screens say it in the person's language.
+        titles = [j.title for j in jobs if j.state is JobState.RECOMMENDED or j.state not in _NOT_READY]
+        raise Conflict(
+            "Not ready yet: " + "; ".join(blockers) + ".",
+            code="ro.not_ready",
+            params={"count": len(blockers), "jobs": titles},
+            open=blockers,
+        )
 
 
 def deliver(current: Stage) -> None:
     """Hand the car over: only from ready."""
     if current is not Stage.READY:
         raise Conflict(
-            f"Only a ready vehicle can be delivered; this one is {current.value.replace('_', ' ')}."
+            f"Only a ready vehicle can be delivered; this one is {current.value.replace('_', ' ')}.",
+            code="ro.not_deliverable",
+            params={"stage": current.value},
         )
 
 
 def can_add_work(current: Stage) -> None:
     """Jobs can be added until delivery; adding work to a ready car reopens it."""
     if current is Stage.DELIVERED:
-        raise Conflict("This repair order was delivered: open a new one for more work.")
+        raise Conflict(
+            "This repair order was delivered: open a new one for more work.", code="ro.delivered_no_work"
+        )
 
 
 PROMISE_MAX_AHEAD = timedelta(days=90)
@@ -269,23 +337,39 @@ PROMISE_MAX_AHEAD = timedelta(days=90)
 def check_promise(promised_at: datetime, now: datetime) -> None:
     """A promise is a future time the shop can keep (not in the past, not months away)."""
     if promised_at.tzinfo is None:
-        raise Invalid("promised_at needs a UTC offset, e.g. 2026-11-22T17:30:00+08:00.")
+        raise Invalid(
+            "promised_at needs a UTC offset, e.g. 2026-11-22T17:30:00+08:00.",
+            code="request.naive_time",
+            params={"field": "promised_at"},
+            field="promised_at",
+        )
     if promised_at <= now:
-        raise Invalid("The promised time is in the past: choose a later time.")
+        raise Invalid(
+            "The promised time is in the past: choose a later time.", code="promise.past", field="promised_at"
+        )
     if promised_at - now > PROMISE_MAX_AHEAD:
-        raise Invalid("The promised time is more than 90 days away: check the date.")
+        raise Invalid(
+            "The promised time is more than 90 days away: check the date.",
+            code="promise.too_far",
+            params={"days": PROMISE_MAX_AHEAD.days},
+            field="promised_at",
+        )
 
 
 def change_promise(current: datetime, new: datetime, reason: str, now: datetime, current_stage: Stage) -> str:
     """Move the promised time. A reason is required: the customer sees it."""
     reason = reason.strip()
     if not reason:
-        raise Invalid("Say why the promised time changes: the customer will see the reason.")
+        raise Invalid(
+            "Say why the promised time changes: the customer will see the reason.",
+            code="promise.reason_required",
+            field="reason",
+        )
     if current_stage is Stage.DELIVERED:
-        raise Conflict("This repair order was already delivered.")
+        raise Conflict("This repair order was already delivered.", code="ro.delivered")
     check_promise(new, now)
     if new == current:
-        raise Conflict("That is already the promised time.")
+        raise Conflict("That is already the promised time.", code="promise.unchanged", field="promised_at")
     return reason
 
 
@@ -313,15 +397,27 @@ def normalize_vin(raw: str) -> str:
     """Upper-case, validated VIN, or Invalid with a message an advisor can act on."""
     vin = re.sub(r"[\s-]", "", raw).upper()
     if len(vin) != 17:
-        raise Invalid(f"A VIN has 17 characters; this one has {len(vin)}.")
+        raise Invalid(
+            f"A VIN has 17 characters; this one has {len(vin)}.",
+            code="vin.length",
+            params={"length": len(vin)},
+        )
     wrong = sorted({c for c in vin if c in "IOQ"})
     if wrong:
-        raise Invalid(f"A VIN never contains I, O or Q (found {', '.join(wrong)}): check 1/I and 0/O.")
+        raise Invalid(
+            f"A VIN never contains I, O or Q (found {', '.join(wrong)}): check 1/I and 0/O.",
+            code="vin.forbidden_letters",
+            params={"letters": wrong},
+        )
     if not all(c in _VIN_VALUES for c in vin):
-        raise Invalid("A VIN has only letters A–Z and digits.")
+        raise Invalid("A VIN has only letters A–Z and digits.", code="vin.characters")
     expected = vin_check_digit(vin)
     if vin[8] != expected:
-        raise Invalid(f"This VIN's check digit (9th character) should be {expected}: check for a typo.")
+        raise Invalid(
+            f"This VIN's check digit (9th character) should be {expected}: check for a typo.",
+            code="vin.check_digit",
+            params={"expected": expected},
+        )
     return vin
 
 
@@ -369,16 +465,22 @@ _COMMON_PINS = {
 }
 
 
-def check_pin(pin: str) -> None:
-    """PINs are 4–8 digits and not among the commonest ones (runs, repeats, well-known lists)."""
+def check_pin(pin: str, field: str = "pin") -> None:
+    """PINs are 4–8 digits and not among the commonest ones (runs, repeats, well-known lists).
+
+    `field` is where the PIN is in the request (a form shows the refusal there).
+    """
     if not pin.isdigit() or not 4 <= len(pin) <= 8 or not pin.isascii():
-        raise Invalid("A PIN is 4 to 8 digits.")
+        raise Invalid("A PIN is 4 to 8 digits.", code="pin.format", field=field)
     digits = [int(c) for c in pin]
     steps = {b - a for a, b in zip(digits, digits[1:], strict=False)}
-    if len(set(pin)) == 1 or steps in ({1}, {-1}) or pin in _COMMON_PINS:
-        raise Invalid("This PIN is too easy to guess: choose one without repeats, runs or dates.")
-    if len(pin) % 2 == 0 and pin[: len(pin) // 2] == pin[len(pin) // 2 :] and len(pin) >= 6:
-        raise Invalid("This PIN is too easy to guess: choose one without repeats, runs or dates.")
+    halves = len(pin) % 2 == 0 and pin[: len(pin) // 2] == pin[len(pin) // 2 :] and len(pin) >= 6
+    if len(set(pin)) == 1 or steps in ({1}, {-1}) or pin in _COMMON_PINS or halves:
+        raise Invalid(
+            "This PIN is too easy to guess: choose one without repeats, runs or dates.",
+            code="pin.weak",
+            field=field,
+        )
 
 
 # ---------- walk-around and photos ----------
@@ -392,7 +494,12 @@ VehicleView = Literal["top", "left", "right", "front", "rear"]
 
 def check_photo_kind(kind: str) -> str:
     if kind not in PHOTO_KINDS:
-        raise Invalid(f"kind must be one of: {', '.join(PHOTO_KINDS)}.")
+        raise Invalid(
+            f"kind must be one of: {', '.join(PHOTO_KINDS)}.",
+            code="photo.kind_invalid",
+            params={"choices": list(PHOTO_KINDS)},
+            field="kind",
+        )
     return kind
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from api import auth, workshop
-from api.commands import NewEvent, Outcome, execute
+from api.commands import Outcome, execute
+from api.events import NewEvent
 from api.staff import create_staff
 
 PIN = "4826"

@@ -8,7 +8,8 @@ import pytest
 from piccolo.engine import engine_finder
 
 from api import db
-from api.commands import NewEvent, Outcome, execute
+from api.commands import Outcome, execute
+from api.events import NewEvent
 from api.tables import Event
 from tests.conftest import BACKEND
 

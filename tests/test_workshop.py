@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from api import clockbook
 from api import workshop as w
 from api.workshop import JobFacts, JobState, Stage
 
@@ -18,6 +19,15 @@ NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 def job(state: JobState, id: int = 1, tech: int | None = 7, title: str = "Brakes") -> JobFacts:
     return JobFacts(id=id, title=title, state=state, technician_id=tech)
+
+
+def folded(state: JobState, reason: str | None = None) -> JobState:
+    """A job's state after one taken tap, as the service derives it: from the fold of its clock
+    intervals (running when `reason` is None, else stopped with it) — the clock rules only say
+    whether a tap is taken."""
+    end = None if reason is None else NOW + timedelta(minutes=30)
+    interval = clockbook.Interval(key="on", job=1, start=NOW, end=end, reason=reason)
+    return clockbook.job_state_after(state, [interval])
 
 
 def test_stage_follows_jobs() -> None:
@@ -52,19 +62,22 @@ def test_clock_rules() -> None:
         w.clock_on(job(JobState.ASSIGNED), 8, None)
     with pytest.raises(w.Conflict, match="Oil change"):
         w.clock_on(job(JobState.ASSIGNED), 7, job(JobState.IN_PROGRESS, 2, title="Oil change"))
-    assert w.clock_on(job(JobState.ASSIGNED), 7, None) is JobState.IN_PROGRESS
+    w.clock_on(job(JobState.ASSIGNED), 7, None)  # taken
+    assert folded(JobState.ASSIGNED) is JobState.IN_PROGRESS
     # With switch the running clock elsewhere is no obstacle; the same job twice still is.
     other = job(JobState.IN_PROGRESS, 2, title="Oil change")
-    assert w.clock_on(job(JobState.ASSIGNED), 7, other, switch=True) is JobState.IN_PROGRESS
+    w.clock_on(job(JobState.ASSIGNED), 7, other, switch=True)
     with pytest.raises(w.Conflict, match="already running"):
         w.clock_on(job(JobState.IN_PROGRESS), 7, job(JobState.IN_PROGRESS), switch=True)
     running = job(JobState.IN_PROGRESS)
-    assert w.clock_off(running, "finished", running, 7) is JobState.FINISHED
-    assert w.clock_off(running, "waiting_parts", running, 7) is JobState.PAUSED
+    w.clock_off(running, "finished", running, 7)
+    assert folded(running.state, "finished") is JobState.FINISHED
+    w.clock_off(running, "waiting_parts", running, 7)
+    assert folded(running.state, "waiting_parts") is JobState.PAUSED
     with pytest.raises(w.Conflict, match="no clock"):
         w.clock_off(job(JobState.PAUSED), "finished", None, 7)
     # A late stop (tablet time, maybe queued offline) is taken for the job's own technician only.
-    assert w.clock_off(job(JobState.PAUSED), "break", None, 7, late=True) is JobState.PAUSED
+    w.clock_off(job(JobState.PAUSED), "break", None, 7, late=True)  # taken
     with pytest.raises(w.Conflict, match="no clock"):
         w.clock_off(job(JobState.PAUSED), "break", None, 8, late=True)
     with pytest.raises(w.Invalid):
@@ -223,9 +236,10 @@ class RepairOrderMachine(RuleBasedStateMachine):
         open_id = self.open.get(tech)
         open_job = self.jobs[open_id] if open_id else None
         try:
-            state = w.clock_on(self.jobs[job_id], tech, open_job)
+            w.clock_on(self.jobs[job_id], tech, open_job)
         except (w.Conflict, w.Forbidden):
             return
+        state = folded(self.jobs[job_id].state)
         assert open_job is None, "a second clock was allowed"
         self.open[tech] = job_id
         self.clocked.setdefault(job_id, set()).add(tech)
@@ -236,7 +250,8 @@ class RepairOrderMachine(RuleBasedStateMachine):
         job_id = self.open.get(tech)
         if job_id is None:
             return
-        state = w.clock_off(self.jobs[job_id], reason, self.jobs[job_id], tech)
+        w.clock_off(self.jobs[job_id], reason, self.jobs[job_id], tech)
+        state = folded(self.jobs[job_id].state, reason)
         del self.open[tech]
         self._set(job_id, state)
 

@@ -2,51 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
-from api import auth, csrf, settings
+from api import auth, cookies, sessions
 from api.clientaddr import client_address
-from api.commands import NewEvent, Outcome, execute, now
+from api.commands import execute, now
 from api.schemas import LoginIn, UserOut
-from api.tables import Staff, StaffSession
+from api.tables import Staff
 
 _WRONG = "Wrong username or PIN."
 BUSY_RETRY_SECONDS = 2
-
-
-def _session_cookie(value: str, max_age: int | None = None) -> Cookie:
-    return Cookie(
-        key=auth.SESSION_COOKIE,
-        value=value,
-        httponly=True,
-        samesite="strict",
-        secure=settings.get().secure_cookies,
-        path="/",
-        max_age=max_age,
-    )
-
-
-def _device_cookie(value: str) -> Cookie:
-    return Cookie(
-        key=auth.DEVICE_COOKIE,
-        value=value,
-        httponly=True,
-        samesite="strict",
-        secure=settings.get().secure_cookies,
-        path="/",
-        max_age=5 * 365 * 24 * 3600,
-    )
-
-
-def session_cookies(token: str, device: str) -> list[Cookie]:
-    """What a browser gets when a session opens: the session, its device id and the session's own
-    CSRF token (api/csrf.py), which replaces whatever token the browser had."""
-    return [_session_cookie(token), _device_cookie(device), csrf.cookie(csrf.session_token(token))]
 
 
 def _too_many(until: Any, device: str) -> Response[dict[str, Any]]:
@@ -61,7 +31,7 @@ def _too_many(until: Any, device: str) -> Response[dict[str, Any]]:
         },
         status_code=429,
         headers={"Retry-After": str(wait)},
-        cookies=[_device_cookie(device)],
+        cookies=[cookies.device_cookie(device)],
     )
 
 
@@ -75,7 +45,7 @@ def _busy(device: str) -> Response[dict[str, Any]]:
         },
         status_code=503,
         headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
-        cookies=[_device_cookie(device)],
+        cookies=[cookies.device_cookie(device)],
     )
 
 
@@ -107,18 +77,7 @@ class AuthController(Controller):
         keys = auth.throttle_keys(device, address, subject, known)
 
         # 1. Charge the attempt before evaluating it (own transaction, committed even on failure).
-        async def charge() -> Outcome:
-            await auth.forget_old_throttles()
-            events: list[NewEvent] = []
-            for key, free in keys:
-                until, started = await auth.charge_attempt(key, free)
-                if until is not None:
-                    return Outcome(429, {"until": until.isoformat()}, events)
-                if started and staff is not None and key in (subject, f"{subject}:known"):
-                    locked = {"staff_id": staff.id, "known_device": known}
-                    events.append(NewEvent("staff.locked_out", None, locked))
-            return Outcome(200, {"until": None}, events)
-
+        charge = functools.partial(sessions.charge, keys, staff, subject, known)
         charged = await execute(charge, actor=f"device:{device}")
         if charged.status_code == 429:
             return _too_many(datetime.fromisoformat(charged.body["until"]), device)
@@ -130,52 +89,21 @@ class AuthController(Controller):
         if not ok or staff is None:
             # The device cookie goes out with failures too, so a tablet's guesses add up.
             return Response(
-                {"status_code": 401, "detail": _WRONG}, status_code=401, cookies=[_device_cookie(device)]
+                {"status_code": 401, "detail": _WRONG, "code": "auth.wrong_pin"},
+                status_code=401,
+                cookies=[cookies.device_cookie(device)],
             )
 
         # 3. Success: clear the counters, end the old session of this browser, open a new one.
         token = auth.new_token()
         old_token = request.cookies.get(auth.SESSION_COOKIE)
 
-        async def sign_in() -> Outcome:
-            at = now()
-            for key, free in keys:
-                if key.startswith("addr:"):
-                    await auth.refund_attempt(key, free)  # others on that address keep their count
-                else:
-                    await auth.clear_throttle(key)
-            ended: dict[str, int] = {}
-            if old_token:
-                old = (
-                    await StaffSession.select(StaffSession.id)
-                    .where(StaffSession.token_hash == auth.token_hash(old_token))
-                    .where(StaffSession.ended_at.is_null())
-                    .first()
-                )
-                if old is not None:
-                    await StaffSession.update({StaffSession.ended_at: at}).where(StaffSession.id == old["id"])
-                    ended = {"ended_session": old["id"]}  # its live streams close (api/realtime/hub.py)
-            await StaffSession(
-                token_hash=auth.token_hash(token),
-                staff=staff.id,
-                device_id=device,
-                created_at=at,
-                last_seen_at=at,
-            ).save()
-            user = {
-                "id": staff.id,
-                "username": staff.username,
-                "name": staff.name,
-                "role": staff.role,
-            }
-            event = NewEvent("staff.signed_in", None, {"staff_id": staff.id, **ended})
-            return Outcome(200, {"user": user}, [event])
-
+        sign_in = functools.partial(sessions.open_session, keys, staff, token, device, old_token)
         reply = await execute(sign_in, actor=f"staff:{staff.id}")
         return Response(
             reply.body,
             status_code=200,
-            cookies=session_cookies(token, device),
+            cookies=cookies.session_cookies(token, device),
         )
 
     @get("/me")
@@ -188,15 +116,7 @@ class AuthController(Controller):
         """End this browser's session (the tablet's outbox keeps what is still unsent)."""
         user = request.scope.get("user")
         if isinstance(user, auth.StaffUser):
-
-            async def end() -> Outcome:
-                await StaffSession.update({StaffSession.ended_at: now()}).where(
-                    StaffSession.id == user.session_id
-                )
-                # The event also closes this session's live streams, on every worker (api/realtime/hub.py).
-                event = NewEvent("staff.signed_out", None, {"staff_id": user.id, "session": user.session_id})
-                return Outcome(204, None, [event])
-
+            end = functools.partial(sessions.end_session, user.id, user.session_id)
             await execute(end, actor=f"staff:{user.id}")
         response: Response[None] = Response(None, status_code=204)
         response.delete_cookie(auth.SESSION_COOKIE, path="/")

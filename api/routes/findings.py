@@ -3,21 +3,18 @@ recommended work the customer approves or declines on the status page."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.params import JSONBody
 from pydantic import Field
 
-from api import readmodels, workshop
+from api import findings
 from api.auth import current_user, requires
-from api.commands import NewEvent, Outcome, now
+from api.httpcommand import run
 from api.inputs import Id
-from api.routes.base import run
-from api.routes.me import finding_out
-from api.routes.repair_orders import add_work
 from api.schemas import JobIn, Strict
-from api.tables import Finding, Job
 
 
 class FindingIn(Strict):
@@ -33,50 +30,12 @@ class FindingController(Controller):
     async def add(self, request: Request, job_id: Id, data: JSONBody[FindingIn]) -> Response[Any]:
         """Record a finding on a job (photos: upload with kind=finding, job_id, panel=finding:<id>)."""
         user = current_user(request)
-
-        async def handler() -> Outcome:
-            job = await Job.select().where(Job.id == job_id).first()
-            if job is None:
-                raise workshop.NotFound(f"Job {job_id} does not exist.")
-            if user.role == "technician" and job["technician"] != user.id:
-                raise workshop.Forbidden("You can report findings only on jobs assigned to you.")
-            text = data.text.strip()
-            if not text:
-                raise workshop.Invalid("Describe what you found.")
-            workshop.can_add_work(await readmodels.current_stage(job["repair_order"]))
-            row = Finding(
-                job=job_id,
-                repair_order=job["repair_order"],
-                text=text,
-                phrase=data.phrase,
-                created_by=user.id,
-                created_at=now(),
-            )
-            await row.save()
-            found = await Finding.select().where(Finding.id == row.id).first()
-            assert found is not None
-            shown = finding_out(found)
-            return Outcome(201, shown, [NewEvent("finding.added", job["repair_order"], {"finding": shown})])
-
+        handler = functools.partial(findings.add, job_id, data.text, data.phrase, user.id, user.role)
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump())
 
     @post("/findings/{finding_id:int}/recommend", guards=[requires("finding.recommend")], status_code=201)
     async def recommend(self, request: Request, finding_id: Id, data: JSONBody[JobIn]) -> Response[Any]:
         """Price a finding: it becomes a job needing the customer's approval (they see it at once)."""
         user = current_user(request)
-
-        async def handler() -> Outcome:
-            finding = await Finding.select().where(Finding.id == finding_id).first()
-            if finding is None:
-                raise workshop.NotFound(f"Finding {finding_id} does not exist.")
-            if finding["recommended_job"] is not None:
-                raise workshop.Conflict(
-                    "This finding was already sent to the customer.", job_id=finding["recommended_job"]
-                )
-            if data.price is None:
-                raise workshop.Invalid("Give the price: the customer decides on it.")
-            body, events = await add_work(finding["repair_order"], data, needs_approval=True)
-            await Finding.update({Finding.recommended_job: body["id"]}).where(Finding.id == finding_id)
-            return Outcome(201, body, events)
-
+        handler = functools.partial(findings.recommend, finding_id, data)
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))

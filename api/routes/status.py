@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -12,15 +13,14 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import File, Redirect
 from pydantic import Field, ValidationError
 
-from api import ratelimit, readmodels, shop, statuslink, statuspage, workshop
+from api import approvals, photo_uploads, ratelimit, shop, statuslink, statuspage, surveys, workshop
 from api.clientaddr import client_address
-from api.commands import NewEvent, Outcome, now
+from api.commands import now
+from api.httpcommand import run
+from api.httpfiles import send_file
 from api.inputs import Id
-from api.realtime import projection
-from api.routes.base import run, stage_events
-from api.routes.photos import customer_photo
 from api.schemas import Strict
-from api.tables import Job, Survey
+from api.tables import Survey
 
 NOT_FOUND = "This status link is unknown or has expired. Ask the service desk for a new one."
 
@@ -46,7 +46,7 @@ async def _resolve(request: Request, token: str) -> dict[str, Any] | None:
 async def _ro(request: Request, token: str) -> dict[str, Any]:
     ro = await _resolve(request, token)
     if ro is None:
-        raise workshop.NotFound(NOT_FOUND)
+        raise workshop.NotFound(NOT_FOUND, code="status.link_unknown")
     return ro
 
 
@@ -62,30 +62,7 @@ async def decide(request: Request, token: str, data: ApprovalIn, key: str | None
     ro = await _ro(request, token)
     ro_id = int(ro["id"])
 
-    async def handler() -> Outcome:
-        job = await Job.select().where(Job.id == data.job_id).where(Job.repair_order == ro_id).first()
-        if job is None:
-            raise workshop.NotFound(f"This repair order has no job {data.job_id}.")
-        before = await readmodels.current_stage(ro_id)
-        if before is workshop.Stage.DELIVERED:
-            raise workshop.Conflict("The car was already delivered.")
-        approval = workshop.Approval(job["approval"]) if job["approval"] else None
-        state, decided = workshop.decide_approval(workshop.JobState(job["state"]), approval, data.decision)
-        await Job.update({Job.state: state.value, Job.approval: decided.value}).where(Job.id == data.job_id)
-        rows = (await readmodels.jobs_of([ro_id]))[ro_id]
-        shown = readmodels.job_out(next(r for r in rows if r["id"] == data.job_id))
-        events = [
-            NewEvent(
-                "approval.decided",
-                ro_id,
-                {"job_id": data.job_id, "decision": decided.value, "title": job["title"]},
-            ),
-            NewEvent("job.updated", ro_id, {"job": shown}),
-            *await stage_events(ro_id, before),
-        ]
-        body = {"job": {k: shown.get(k) for k in projection.CUSTOMER_JOB_FIELDS}}
-        return Outcome(200, body, events)
-
+    handler = functools.partial(approvals.decide, ro_id, data.job_id, data.decision)
     return await run(request, handler, actor=f"status:{ro_id}", payload=data.model_dump(), key=key)
 
 
@@ -94,17 +71,7 @@ async def rate(request: Request, token: str, data: SurveyIn, key: str | None = N
     ro = await _ro(request, token)
     ro_id = int(ro["id"])
 
-    async def handler() -> Outcome:
-        current = await readmodels.require_repair_order(ro_id)
-        if current["delivered_at"] is None:
-            raise workshop.Conflict("You can rate the visit once the car has been handed back to you.")
-        if await Survey.exists().where(Survey.repair_order == ro_id):
-            raise workshop.Conflict("Thank you — this visit has already been rated.")
-        comment = data.comment.strip()
-        await Survey(repair_order=ro_id, score=data.score, comment=comment, submitted_at=now()).save()
-        event = NewEvent("survey.submitted", ro_id, {"score": data.score, "comment": comment})
-        return Outcome(201, {"score": data.score, "comment": comment}, [event])
-
+    handler = functools.partial(surveys.rate, ro_id, data.score, data.comment)
     return await run(request, handler, actor=f"status:{ro_id}", payload=data.model_dump(), key=key)
 
 
@@ -242,11 +209,11 @@ class StatusController(Controller):
 
     @get("/s/{token:str}/photos/{photo_id:int}", include_in_schema=False)
     async def photo(self, token: FromPath[str], photo_id: Id) -> File:
-        return await customer_photo(token, photo_id, thumb=False)
+        return send_file(await photo_uploads.customer_path(token, photo_id, thumb=False))
 
     @get("/s/{token:str}/photos/{photo_id:int}/thumb", include_in_schema=False)
     async def photo_thumb(self, token: FromPath[str], photo_id: Id) -> File:
-        return await customer_photo(token, photo_id, thumb=True)
+        return send_file(await photo_uploads.customer_path(token, photo_id, thumb=True))
 
     @get("/api/status/{token:str}")
     async def status(self, request: Request, token: FromPath[str]) -> dict[str, Any]:

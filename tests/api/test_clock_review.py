@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api import clockbook
-from api.routes import jobs as jobs_routes
+from api import clock, clockbook
 from api.tables import ClockCorrection, Event, Job
 from tests.factories import ro_body, signed_in
 
@@ -140,7 +139,7 @@ async def test_a_new_reason_on_a_reviewed_entry_brings_it_back(
         # A start five hours ago that reached the server at once: only "before the job" is odd.
         started = now - timedelta(hours=5)
         with monkeypatch.context() as m:
-            m.setattr(jobs_routes, "now", lambda: started + timedelta(seconds=30))
+            m.setattr(clock, "now", lambda: started + timedelta(seconds=30))
             on = await tech.post(
                 f"/api/jobs/{job}/clock-on",
                 json={

@@ -12,7 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from api.commands import NewEvent, Outcome, execute
+from api.commands import Outcome, execute
+from api.events import NewEvent
 from api.realtime import hub as hubs
 from api.realtime import streams
 from api.tables import Event

@@ -8,7 +8,7 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.status = status; // 0 means the network never answered
     this.detail = detail;
-    this.errors = errors; // [{field: 'vehicle.vin', message: '...'}]
+    this.errors = errors; // [{field: 'vehicle.vin', message: '...', code: 'vin.check_digit', params: {...}}]
     this.retryAfter = retryAfter; // seconds, from Retry-After on 429
     this.body = body;
   }
@@ -56,13 +56,16 @@ function parseRetryAfter(value) {
   return Number.isFinite(when) ? Math.max(0, Math.ceil((when - Date.now()) / 1000)) : null;
 }
 
-// Litestar validation errors use `extra: [{key, message}]`; our own use `errors: [{field, message}]`.
+// Litestar validation errors use `extra: [{key, message}]`; our own use `errors: [{field, message,
+// code, params}]`: the English message, and the code the screens translate (forms.js).
 export function normaliseErrors(body) {
   const raw = Array.isArray(body?.errors) ? body.errors : Array.isArray(body?.extra) ? body.extra : [];
   return raw
     .map((e) => ({
       field: String(e.field ?? e.key ?? '').replace(/^body\./, ''),
       message: String(e.message ?? e.msg ?? ''),
+      code: typeof e.code === 'string' ? e.code : null,
+      params: e.params && typeof e.params === 'object' ? e.params : null,
     }))
     .filter((e) => e.message);
 }

@@ -3,6 +3,15 @@
 import { h, clear, setText } from './dom.js';
 import { hasText } from './i18n.js';
 
+/**
+ * The words for a server refusal with a stable code ({code, params}): a translation key and its
+ * params when web/js/i18n.js has the code in both languages, else null (then the English text).
+ */
+export function codeText(code, params) {
+  const key = `error.code.${code}`;
+  return code && hasText(key) ? { key, params: params || undefined } : null;
+}
+
 /** Put an error (ApiError or anything thrown) into a message element, translated when it's ours. */
 export function showError(el, err) {
   el.hidden = false;
@@ -13,10 +22,10 @@ export function showError(el, err) {
       : setText(el, 'error.rateLimited');
   }
   // A server error with a stable code is translated here, in the language the screen shows now.
-  const code = err?.body?.code;
-  if (code && hasText(`error.code.${code}`)) return setText(el, `error.code.${code}`, err.body.params || undefined);
+  const known = codeText(err?.body?.code, err?.body?.params);
+  if (known) return setText(el, known.key, known.params);
   if (err?.detail) {
-    // Server text is already in words (and in the language we asked for); nothing to re-translate.
+    // English from the server (a code this version of the app does not know yet).
     delete el.dataset.i18n;
     delete el.dataset.i18nParams;
     el.textContent = err.detail;
@@ -61,9 +70,15 @@ function controlFor(form, field) {
   return null;
 }
 
+/** A field error's words: a client-side check's {key, params}, a server code's translation, or its English. */
+function fieldText(err) {
+  if (typeof err.message === 'object') return err.message;
+  return codeText(err.code, err.params) || err.message;
+}
+
 /**
- * Show each {field, message} next to its control, focus the first one, and return the errors that
- * had nowhere to go (the caller shows them in the form's banner).
+ * Show each {field, message, code, params} next to its control, focus the first one, and return
+ * the errors that had nowhere to go (the caller shows them in the form's banner).
  * `message` may be a translation key object {key, params} for client-side checks.
  */
 export function showFieldErrors(form, errors) {
@@ -78,10 +93,11 @@ export function showFieldErrors(form, errors) {
     const { el, path } = found;
     el.setAttribute('aria-invalid', 'true');
     const holder = el.closest('.field, .row-item, .fieldset') || el.parentElement;
+    const text = fieldText(err);
     const msg =
-      typeof err.message === 'object'
-        ? h('p', { class: 'field-error', 'data-testid': 'field-error', 'data-field': path, t: err.message.key, tp: err.message.params })
-        : h('p', { class: 'field-error', 'data-testid': 'field-error', 'data-field': path }, err.message);
+      typeof text === 'object'
+        ? h('p', { class: 'field-error', 'data-testid': 'field-error', 'data-field': path, 'data-code': err.code || null, t: text.key, tp: text.params })
+        : h('p', { class: 'field-error', 'data-testid': 'field-error', 'data-field': path }, text);
     const id = `err-${path.replace(/[^a-z0-9]/gi, '-')}`;
     msg.id = id;
     el.setAttribute('aria-describedby', id);
@@ -113,5 +129,9 @@ export function formBanner() {
 export function showBannerErrors(banner, errors) {
   clear(banner);
   banner.hidden = false;
-  for (const e of errors) banner.append(h('p', {}, e.field ? `${e.field}: ${e.message}` : e.message));
+  for (const e of errors) {
+    const text = fieldText(e);
+    const words = typeof text === 'object' ? h('span', { t: text.key, tp: text.params }) : text;
+    banner.append(h('p', {}, e.field ? `${e.field}: ` : null, words));
+  }
 }

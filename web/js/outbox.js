@@ -13,7 +13,7 @@
 // Safari has no Background Sync, so the page drives replay: at start, on `online`, when the page
 // becomes visible, after each success and on a timer.
 import { readCookie, newIdempotencyKey } from './api.js';
-import { getLang, t } from './i18n.js';
+import { errorText, getLang, t } from './i18n.js';
 
 const DB_NAME = 'bayline-outbox';
 const STORE = 'entries';
@@ -328,7 +328,8 @@ async function replay() {
         break;
       }
       if (PARK.has(status) && ours) {
-        const parked = { ...entry, state: 'parked', error: body?.detail || `HTTP ${status}`, status };
+        // Kept in the words of the tablet's language now (the list shows it later, maybe offline).
+        const parked = { ...entry, state: 'parked', error: errorText(body) || `HTTP ${status}`, status };
         await tx('readwrite', (s) => s.put(parked));
         subjectsOf(entry).forEach((s) => blocked.add(s));
         emit({ type: 'parked', entry: parked, body });

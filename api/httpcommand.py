@@ -1,4 +1,7 @@
-"""The web side of the command path: Idempotency-Key header → commands.execute → Response."""
+"""The web side of the command path: Idempotency-Key and device headers → commands.execute → Response.
+
+Routes call `run` with a use case (api/<noun>.py) as the handler; nothing here decides anything.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import ClientException, NotAuthorizedException
 
-from api import commands, inputs, readmodels, workshop
+from api import clock, clockstore, commands, inputs
 from api.auth import RECEIVED
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -33,7 +36,10 @@ def idempotency_key(request: Request, key: str | None = None) -> str | None:
     if key is None:
         return None
     if not 1 <= len(key) <= 255 or not all(" " <= c <= "~" for c in key):
-        raise ClientException("Idempotency-Key must be 1 to 255 printable characters.")
+        raise ClientException(
+            "Idempotency-Key must be 1 to 255 printable characters.",
+            extra={"code": "request.idempotency_key"},
+        )
     return key
 
 
@@ -43,13 +49,17 @@ def device_stamp(request: Request) -> commands.DeviceStamp | None:
     if device_id is None:
         return None
     if not 1 <= len(device_id) <= 64 or not all(" " < c <= "~" for c in device_id):
-        raise ClientException("Device-Id must be 1 to 64 printable characters without spaces.")
+        raise ClientException(
+            "Device-Id must be 1 to 64 printable characters without spaces.",
+            extra={"code": "request.device_id"},
+        )
     seq: int | None = None
     raw_seq = request.headers.get(DEVICE_SEQ_HEADER)
     if raw_seq is not None:
         if not raw_seq.isascii() or not raw_seq.isdigit() or len(raw_seq) > 15:
             raise ClientException(
-                "Device-Seq must be a whole number (the action's place in the device's queue)."
+                "Device-Seq must be a whole number (the action's place in the device's queue).",
+                extra={"code": "request.device_seq"},
             )
         seq = int(raw_seq)
     at = _header_time(request, DEVICE_TIME_HEADER, "Device-Time")
@@ -63,7 +73,9 @@ def _header_time(request: Request, name: str, label: str) -> datetime | None:
     try:
         at = datetime.fromisoformat(raw)
     except ValueError:
-        raise ClientException(f"{label} must be an ISO 8601 time with a UTC offset.") from None
+        raise ClientException(
+            f"{label} must be an ISO 8601 time with a UTC offset.", extra={"code": "request.device_time"}
+        ) from None
     return inputs.check_header_time(label, at)
 
 
@@ -86,16 +98,8 @@ def check_acting_staff(request: Request, actor: str) -> None:
     if actor != f"staff:{acting}":
         raise NotAuthorizedException(
             "This action was recorded by another staff member: they must sign in to send it.",
-            extra={"acting_staff": acting},
+            extra={"acting_staff": acting, "code": "auth.acting_staff"},
         )
-
-
-async def stage_events(ro_id: int, before: workshop.Stage) -> list[commands.NewEvent]:
-    """A stage.changed event when the change just written moved the repair order's stage."""
-    after = await readmodels.current_stage(ro_id)
-    if after is before:
-        return []
-    return [commands.NewEvent("stage.changed", ro_id, {"from": before.value, "to": after.value})]
 
 
 async def run(
@@ -121,3 +125,9 @@ async def run(
         # change was durable.
         headers["Server-Timing"] = f"commit;dur={(reply.committed - started) * 1000:.2f}"
     return Response(reply.body, status_code=reply.status_code, headers=headers)
+
+
+def tap_key(request: Request, staff_id: int, suffix: str = "") -> str:
+    """A clock tap's identity from its Idempotency-Key (a fresh one without a key): a replay is one tap."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)  # checked by `run`, before any handler runs
+    return clock.tap_key(staff_id, key, suffix) if key else clockstore.new_key()

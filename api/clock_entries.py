@@ -1,0 +1,220 @@
+"""Checking clock entries as use cases: the technician confirms an auto-stopped timer; a foreman or
+manager reviews taps flagged as late or out of place; corrections keep an audit.
+
+Commands run inside api.commands.execute. No web imports.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+from datetime import datetime, timedelta
+from typing import Any
+
+from api import clock, clockbook, clockstore, events, readmodels, workshop
+from api.commands import Outcome, now
+from api.tables import ClockCorrection, ClockEntry
+
+REVIEW_LIST_MAX = 200  # a list to work through on a tablet, not an archive
+CHECKERS = ("foreman", "manager")
+
+
+async def _entry(entry_id: int) -> dict[str, Any]:
+    row = await ClockEntry.select().where(ClockEntry.id == entry_id).first()
+    if row is None:
+        raise workshop.NotFound(
+            f"Clock entry {entry_id} does not exist.", code="clock.entry_not_found", params={"id": entry_id}
+        )
+    return row
+
+
+def _times(row: dict[str, Any]) -> dict[str, str | None]:
+    started, ended = clockstore.effective(row)
+    return {"started_at": started.isoformat(), "ended_at": ended.isoformat() if ended else None}
+
+
+async def _shown(entry_id: int) -> tuple[dict[str, Any], int]:
+    row = await _entry(entry_id)
+    titles = await readmodels.job_titles({row["job"]})
+    ro = (await clock.ros_of({row["job"]}))[row["job"]]
+    return readmodels.entry_out(row, titles), ro
+
+
+def check_may_correct(by: int, role: str, row: dict[str, Any]) -> None:
+    """Foremen and managers correct any entry; a technician only their own auto-stopped, unchecked one."""
+    if role in CHECKERS:
+        return
+    if row["technician"] != by:
+        raise workshop.Forbidden(
+            "Only a foreman or manager can correct someone else's clock entry.", code="clock.correct_others"
+        )
+    if not row["auto_stopped"] or row["confirmed_at"] is not None:
+        raise workshop.Forbidden(
+            "You can correct only your own automatically stopped entries that you have not confirmed; "
+            "ask the foreman for this one.",
+            code="clock.correct_own_auto",
+        )
+
+
+def reviews(by: int, role: str, row: dict[str, Any]) -> bool:
+    """Whether this person's look at the entry is the foreman's review it waits for (never one's own)."""
+    return role in CHECKERS and row["technician"] != by
+
+
+async def review_list() -> dict[str, Any]:
+    """Entries with taps flagged for review (late, before their job or before the person's working
+    day) that no foreman or manager has looked at yet, oldest first."""
+    flagged = functools.reduce(
+        operator.or_, (ClockEntry.flags.like(f"%{f}%") for f in clockbook.REVIEW_FLAGS)
+    )
+    rows = (
+        await ClockEntry.select(
+            *ClockEntry.all_columns(),
+            ClockEntry.technician.name,
+            ClockEntry.job.title,
+            ClockEntry.job.repair_order.number,  # type: ignore[union-attr]
+        )
+        .where(ClockEntry.reviewed_at.is_null() & flagged)
+        .order_by(ClockEntry.started_at)
+        .order_by(ClockEntry.id)
+        .limit(REVIEW_LIST_MAX)
+    )
+    entries = []
+    for row in rows:
+        shown = readmodels.entry_out(row, {row["job"]: row["job.title"]})
+        shown["technician_name"] = row["technician.name"]
+        shown["repair_order_number"] = row["job.repair_order.number"]
+        entries.append(shown)
+    return {"entries": entries}
+
+
+async def review(entry_id: int, by: int, role: str) -> Outcome:
+    """A foreman or manager takes a flagged entry as it is (its flags stay, as the evidence)."""
+    row = await _entry(entry_id)
+    if not reviews(by, role, row):
+        raise workshop.Forbidden(
+            "Someone else reviews your own clock taps: ask the foreman or a manager.",
+            code="clock.own_review",
+        )
+    if not clockstore.needs_review(row):
+        raise workshop.Conflict("This entry has nothing left to review.", code="clock.reviewed")
+    at = now()
+    await ClockEntry.update({ClockEntry.reviewed_at: at}).where(ClockEntry.id == entry_id)
+    await ClockCorrection(
+        entry_key=row["on_key"],
+        kind="review",
+        by=by,
+        reason=",".join(clockstore.review_of(row)),
+        before=json.dumps(_times(row)),
+        after=json.dumps(_times(row)),
+        at=at,
+    ).save()
+    shown, ro = await _shown(entry_id)
+    return Outcome(200, shown, [events.clock_reviewed(ro, shown, by)])
+
+
+async def confirm(entry_id: int, by: int) -> Outcome:
+    """The technician says an automatically stopped entry is right as it is."""
+    row = await _entry(entry_id)
+    if row["technician"] != by:
+        raise workshop.Forbidden("You can confirm only your own clock entries.", code="clock.confirm_own")
+    if row["confirmed_at"] is not None:
+        raise workshop.Conflict("This entry was already checked.", code="clock.confirmed")
+    at = now()
+    await ClockEntry.update({ClockEntry.confirmed_at: at}).where(ClockEntry.id == entry_id)
+    await ClockCorrection(
+        entry_key=row["on_key"],
+        kind="confirm",
+        by=by,
+        before=json.dumps(_times(row)),
+        after=json.dumps(_times(row)),
+        at=at,
+    ).save()
+    shown, ro = await _shown(entry_id)
+    return Outcome(200, shown, [events.clock_confirmed(ro, shown)])
+
+
+async def correct(
+    entry_id: int, by: int, role: str, started_at: datetime | None, ended_at: datetime | None, reason: str
+) -> Outcome:
+    """Change an entry's times, with a reason; before and after are kept and announced."""
+    row = await _entry(entry_id)
+    check_may_correct(by, role, row)
+    reason = reason.strip()
+    if not reason:
+        raise workshop.Invalid(
+            "Say why the times change: the reason is kept with the correction.",
+            code="clock.correction_reason",
+            field="reason",
+        )
+    if row["ended_at"] is None:
+        raise workshop.Conflict(
+            "This clock is still running: stop it before correcting it.", code="clock.still_running"
+        )
+    started, ended = clockstore.effective(row)
+    new_start = started_at or started
+    new_end = ended_at or ended
+    assert new_end is not None
+    for value in (new_start, new_end):
+        if value.tzinfo is None:
+            raise workshop.Invalid(
+                "Times need a UTC offset, e.g. 2026-11-22T17:30:00+08:00.",
+                code="request.naive_time",
+                params={"field": "started_at" if value is new_start else "ended_at"},
+            )
+    if new_end <= new_start:
+        raise workshop.Invalid(
+            "The end must be after the start.", code="clock.end_before_start", field="ended_at"
+        )
+    if new_end > now():
+        raise workshop.Invalid(
+            "The end is in the future: a correction records what happened.",
+            code="clock.end_in_future",
+            field="ended_at",
+        )
+    if (new_start, new_end) == (started, ended):
+        raise workshop.Conflict("Those are already the entry's times.", code="clock.times_unchanged")
+    await _no_overlap(row, new_start, new_end)
+    before = _times(row)
+    changes: dict[Any, Any] = {
+        ClockEntry.corrected_started_at: new_start,
+        ClockEntry.corrected_ended_at: new_end,
+        ClockEntry.corrected: True,
+        ClockEntry.confirmed_at: now(),
+    }
+    if reviews(by, role, row):
+        changes[ClockEntry.reviewed_at] = now()  # a correction is the foreman's review too
+    await ClockEntry.update(changes).where(ClockEntry.id == entry_id)
+    after = _times(await _entry(entry_id))
+    await ClockCorrection(
+        entry_key=row["on_key"],
+        kind="correct",
+        by=by,
+        reason=reason,
+        before=json.dumps(before),
+        after=json.dumps(after),
+        at=now(),
+    ).save()
+    shown, ro = await _shown(entry_id)
+    return Outcome(200, shown, [events.clock_corrected(ro, shown, before, after, reason, by)])
+
+
+async def _no_overlap(row: dict[str, Any], start: datetime, end: datetime) -> None:
+    """A correction must not make two entries of one person overlap."""
+    margin = timedelta(days=2)  # corrections move times by hours, not days: look near the new span
+    others = await ClockEntry.select().where(
+        (ClockEntry.technician == row["technician"])
+        & (ClockEntry.id != row["id"])
+        & (ClockEntry.started_at < end + margin)
+        & ((ClockEntry.ended_at.is_null()) | (ClockEntry.ended_at > start - margin))
+    )
+    for other in others:
+        a, b = clockstore.effective(other)
+        if a < end and (b is None or b > start):
+            raise workshop.Conflict(
+                f"That overlaps another entry of the same person ({a.isoformat()} – "
+                f"{b.isoformat() if b else 'running'}).",
+                code="clock.overlap",
+                entry_id=other["id"],
+            )

@@ -1,0 +1,62 @@
+"""Jobs as use cases: loading one for a rule, giving it to a technician, announcing what changed.
+
+Runs inside a command (api.commands.execute). No web imports.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api import events, readmodels, repair_orders, workshop
+from api.commands import Outcome
+from api.events import NewEvent
+from api.tables import Job, Staff
+
+
+async def require(job_id: int) -> dict[str, Any]:
+    """The job's row, or NotFound."""
+    row = await Job.select().where(Job.id == job_id).first()
+    if row is None:
+        raise workshop.NotFound(f"Job {job_id} does not exist.", code="job.not_found", params={"id": job_id})
+    return row
+
+
+def facts(row: dict[str, Any]) -> workshop.JobFacts:
+    """What the rules need to know of a job row."""
+    return readmodels.job_facts([row])[0]
+
+
+def plain(job: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe (Decimal hours/prices → numbers) so a replayed reply equals the first one."""
+    return json.loads(json.dumps(job, default=float))
+
+
+async def shown(job_id: int, ro_id: int) -> dict[str, Any]:
+    """The job as staff see it now."""
+    rows = (await readmodels.jobs_of([ro_id]))[ro_id]
+    return plain(readmodels.job_out(next(r for r in rows if r["id"] == job_id)))
+
+
+async def changed(job_id: int, ro_id: int, before: workshop.Stage) -> tuple[dict[str, Any], list[NewEvent]]:
+    """The job as staff see it now, with job.updated (and stage.changed when the stage moved)."""
+    job = await shown(job_id, ro_id)
+    return job, [events.job_updated(ro_id, job), *await repair_orders.stage_events(ro_id, before, [job_id])]
+
+
+async def assign(job_id: int, technician_id: int) -> Outcome:
+    """Give the job to a technician (re-assigning keeps paused and rework jobs in their state)."""
+    job = await require(job_id)
+    tech = await Staff.select().where(Staff.id == technician_id).first()
+    if tech is None or not tech["active"] or tech["role"] not in ("technician", "foreman"):
+        raise workshop.Invalid(
+            f"Staff member {technician_id} is not an active technician.",
+            code="job.technician_invalid",
+            params={"id": technician_id},
+            field="technician_id",
+        )
+    before = await readmodels.current_stage(job["repair_order"])
+    state = workshop.assign(facts(job))
+    await Job.update({Job.technician: tech["id"], Job.state: state.value}).where(Job.id == job_id)
+    job_now, announced = await changed(job_id, job["repair_order"], before)
+    return Outcome(200, job_now, [events.job_assigned(job["repair_order"], job_now), *announced])
