@@ -9,8 +9,9 @@ import logging
 import os
 import re
 import secrets
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -200,9 +201,11 @@ async def test_flood_from_the_customers_own_network_spares_the_link_it_already_u
         assert (await shared.get(f"/s/{unopened}")).status_code == 429
 
 
-async def test_one_link_hammered_is_limited_per_link_not_per_address(
+async def test_one_address_hammering_a_link_does_not_lock_the_customer_out(
     live: str, clean: None, monkeypatch: Any
 ) -> None:
+    """Anyone holding the link exhausts only their own budget on it: the customer's phone that opened
+    it before and a phone that opens it for the first time are both served."""
     from api import ratelimit
 
     ratelimit.reset()
@@ -212,16 +215,60 @@ async def test_one_link_hammered_is_limited_per_link_not_per_address(
     await second.aclose()
     async with (
         contextlib.aclosing(client),
-        _from(live, "127.0.0.7") as one,
-        _from(live, "127.0.0.8") as two,
+        _from(live, "127.0.0.7") as phone,
+        _from(live, "127.0.0.8") as hammer,
+        _from(live, "127.0.0.11") as new_phone,
     ):
-        codes = [(await c.get(f"/api/status/{token}")).status_code for _ in range(15) for c in (one, two)]
-        assert codes.count(200) == 20 and codes.count(429) == 10
-        refused = await one.get(f"/api/status/{token}")
+        assert (await phone.get(f"/s/{token}")).status_code == 200  # the customer opened it earlier
+        codes = [(await hammer.get(f"/api/status/{token}")).status_code for _ in range(30)]
+        assert codes == [200] * 20 + [429] * 10
+        refused = await hammer.get(f"/api/status/{token}")
         assert refused.status_code == 429 and refused.json()["code"] == "status.rate_limited"
-        # Another link, from the same addresses, is not affected.
-        assert (await one.get(f"/api/status/{other}")).status_code == 200
-        assert (await two.get(f"/s/{other}")).status_code == 200
+        assert 1 <= int(refused.headers["retry-after"]) <= ratelimit.WINDOW
+        # The customer: the phone that opened the link before, and one that opens it now.
+        assert (await phone.get(f"/api/status/{token}")).status_code == 200
+        assert (await phone.get(f"/s/{token}")).status_code == 200
+        assert (await new_phone.get(f"/s/{token}")).status_code == 200
+        assert await _stream_close_code(live, token, "127.0.0.11") is None
+        # The hammering address's budget on another link is its own too.
+        assert (await hammer.get(f"/api/status/{other}")).status_code == 200
+
+
+def _links(*tokens: str) -> Callable[[str], Awaitable[dict[str, Any] | None]]:
+    """Stands in for statuslink.resolve: these tokens open repair orders 1, 2, …; any other opens none."""
+    orders = {token: {"id": n} for n, token in enumerate(tokens, 1)}
+
+    async def resolve(token: str) -> dict[str, Any] | None:
+        return orders.get(token)
+
+    return resolve
+
+
+async def test_new_addresses_join_a_flooded_link_at_a_bounded_rate(monkeypatch: Any) -> None:
+    """A leaked link flooded from many addresses: only NEW_ADDRESSES_PER_LINK new addresses join it
+    per window, the addresses that already use it are served throughout, and a new phone of the
+    customer waits at most until the window ends (Retry-After says how long)."""
+    from api import ratelimit
+
+    monkeypatch.setattr(ratelimit, "NEW_ADDRESSES_PER_LINK", 5)
+    clock = [1000.0]
+    limits = ratelimit.StatusLinkLimiter(ratelimit.MemoryCounter(clock=lambda: clock[0]))
+    token = secrets.token_urlsafe(32)
+    resolve = _links(token)
+    phone, new_phone = "198.51.100.1", "198.51.100.2"
+    assert await limits.admit(phone, token, resolve) == ({"id": 1}, None)
+    clock[0] += 20
+    flood = [(await limits.admit(f"203.0.113.{i}", token, resolve))[1] for i in range(20)]
+    assert [refused is None for refused in flood] == [True] * 4 + [False] * 16
+    ro, refused = await limits.admit(new_phone, token, resolve)
+    assert ro is None and refused is not None and refused.retry_after == 40  # the window began at 1000
+    assert await limits.admit(phone, token, resolve) == ({"id": 1}, None)
+    assert [(await limits.admit(f"203.0.113.{i}", token, resolve))[1] for i in range(4)] == [None] * 4
+    # Another link is not affected by this one's joins.
+    other = secrets.token_urlsafe(32)
+    assert await limits.admit(new_phone, other, _links(other)) == ({"id": 1}, None)
+    clock[0] += 40
+    assert await limits.admit(new_phone, token, resolve) == ({"id": 1}, None)
 
 
 @pytest.fixture
@@ -249,22 +296,29 @@ async def test_budgets_are_shared_by_every_worker_through_redis(redis_prefix: st
     from api import ratelimit
 
     monkeypatch.setattr(ratelimit, "HITS_PER_LINK", 10)
+    monkeypatch.setattr(ratelimit, "NEW_ADDRESSES_PER_LINK", 4)
     one = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(REDIS_URL, redis_prefix))
     two = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(REDIS_URL, redis_prefix))
-    flood, elsewhere, token = "203.0.113.9", "198.51.100.7", secrets.token_urlsafe(32)
+    flood, elsewhere = "203.0.113.9", "198.51.100.7"
+    token, hammered, other = (secrets.token_urlsafe(32) for _ in range(3))
+    resolve = _links(token, hammered, other)
     try:
-        assert await two.found(flood, token, 1) is None  # a customer on the flood's network opened a link
+        # A customer on the flood's network opened a link.
+        assert await two.admit(flood, token, resolve) == ({"id": 1}, None)
         for _ in range(ratelimit.MISSES_PER_ADDRESS):
-            assert await one.before_lookup(flood, secrets.token_urlsafe(32)) is None
-            await one.missed(flood)
-        refused = await two.before_lookup(flood, secrets.token_urlsafe(32))
-        assert refused is not None and 1 <= refused.retry_after <= ratelimit.WINDOW
-        assert await two.before_lookup(elsewhere, secrets.token_urlsafe(32)) is None
-        assert await one.before_lookup(flood, token) is None  # the link already in use stays open
-        # One link, hammered from many addresses through both workers: limited per link.
-        answers = [await (one, two)[i % 2].found(f"198.51.100.{i}", token, 2) for i in range(12)]
+            assert await one.admit(flood, secrets.token_urlsafe(32), resolve) == (None, None)
+        ro, refused = await two.admit(flood, secrets.token_urlsafe(32), resolve)
+        assert ro is None and refused is not None and 1 <= refused.retry_after <= ratelimit.WINDOW
+        assert await two.admit(elsewhere, secrets.token_urlsafe(32), resolve) == (None, None)
+        assert (await one.admit(flood, token, resolve))[1] is None  # the link already in use stays open
+        # One address hammering a link through both workers: limited per link and address.
+        answers = [(await (one, two)[i % 2].admit(elsewhere, hammered, resolve))[1] for i in range(12)]
         assert answers[:10] == [None] * 10 and all(a is not None for a in answers[10:])
-        assert await one.found(elsewhere, token, 3) is None  # another link is not affected
+        # New addresses join a link at a bounded rate, counted across workers; known ones stay served.
+        joins = [(await (one, two)[i % 2].admit(f"198.51.100.{i}", hammered, resolve))[1] for i in range(5)]
+        assert [j is None for j in joins] == [True] * 3 + [False] * 2  # `elsewhere` was the first
+        assert (await two.admit("198.51.100.0", hammered, resolve))[1] is None
+        assert (await one.admit(elsewhere, other, resolve))[1] is None  # another link is not affected
         # All of it went through Redis: neither worker counted anything in its own memory.
         assert isinstance(one.counter, ratelimit.RedisCounter) and isinstance(
             two.counter, ratelimit.RedisCounter
@@ -295,7 +349,7 @@ async def test_the_app_counts_in_redis_when_redis_url_is_set(
     other = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(REDIS_URL))
     client = Redis.from_url(REDIS_URL)
     try:
-        assert await other.before_lookup(address, secrets.token_urlsafe(32)) is not None
+        assert (await other.admit(address, secrets.token_urlsafe(32), _links()))[1] is not None
     finally:
         assert isinstance(other.counter, ratelimit.RedisCounter)
         await other.counter.close()
@@ -312,13 +366,175 @@ async def test_while_redis_is_away_each_worker_counts_on_its_own(caplog: Any) ->
     try:
         with caplog.at_level(logging.WARNING, logger="bayline.ratelimit"):
             for _ in range(ratelimit.MISSES_PER_ADDRESS):
-                assert await limits.before_lookup("203.0.113.10", secrets.token_urlsafe(32)) is None
-                await limits.missed("203.0.113.10")
-            assert await limits.before_lookup("203.0.113.10", secrets.token_urlsafe(32)) is not None
+                guess = secrets.token_urlsafe(32)
+                assert await limits.admit("203.0.113.10", guess, _links()) == (None, None)
+            assert (await limits.admit("203.0.113.10", secrets.token_urlsafe(32), _links()))[1] is not None
         warnings = [r for r in caplog.records if "Redis unreachable" in r.message]
         assert len(warnings) == 1  # said once, not once per request
     finally:
         await counter.close()
+
+
+async def _commands_under(prefix: str, action: Callable[[], Awaitable[None]]) -> list[str]:
+    """The commands Redis ran (MONITOR) on keys under `prefix` while `action` ran. What a script
+    calls inside Redis is left out: a script is one round trip."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    done = f"{prefix}done:{uuid.uuid4().hex}"
+    seen: list[str] = []
+    try:
+        async with client.monitor() as monitor:
+            await action()
+            await client.echo(done)  # after everything `action` caused, in Redis's own order
+            while True:
+                entry = await asyncio.wait_for(monitor.next_command(), 5)
+                if done in entry["command"]:
+                    return seen
+                if entry["client_type"] != "lua" and prefix in entry["command"]:
+                    seen.append(entry["command"])
+    finally:
+        await client.aclose()
+
+
+async def test_a_status_request_is_one_round_trip_to_redis(
+    live: str, clean: None, redis_prefix: str, monkeypatch: Any
+) -> None:
+    from api import ratelimit
+
+    limits = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(REDIS_URL, redis_prefix))
+    monkeypatch.setattr(ratelimit, "limiter", lambda: limits)
+    client, _, token = await _setup(live)
+    try:
+        async with (
+            contextlib.aclosing(client),
+            _from(live, "127.0.0.12") as phone,
+            _from(live, "127.0.0.13") as guesser,
+        ):
+
+            def get(c: httpx.AsyncClient, link: str, status: int) -> Callable[[], Awaitable[None]]:
+                async def request() -> None:
+                    assert (await c.get(f"/api/status/{link}")).status_code == status
+
+                return request
+
+            await get(guesser, secrets.token_urlsafe(32), 404)()  # connected, scripts loaded
+            first = await _commands_under(redis_prefix, get(phone, token, 200))  # a new phone
+            again = await _commands_under(redis_prefix, get(phone, token, 200))  # a known one
+            guess = await _commands_under(redis_prefix, get(guesser, secrets.token_urlsafe(32), 404))
+            assert len(first) == 1 and len(again) == 1, (first, again)
+            assert len(guess) == 2, guess  # a wrong link: the check before the lookup, the miss after
+            assert all(command.startswith("EVALSHA") for command in first + again + guess)
+    finally:
+        assert isinstance(limits.counter, ratelimit.RedisCounter)
+        await limits.counter.close()
+
+
+async def test_a_redis_that_never_answers_costs_a_request_one_short_wait(
+    live: str, clean: None, monkeypatch: Any
+) -> None:
+    """Redis accepts connections and never replies (a hung broker): a request waits for one short
+    timeout at most, then the worker counts on its own for a while without asking Redis again."""
+    from api import ratelimit
+
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await reader.read()  # until the client gives up; never a reply
+
+    broker = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = broker.sockets[0].getsockname()[1]
+    limits = ratelimit.StatusLinkLimiter(ratelimit.RedisCounter(f"redis://127.0.0.1:{port}/0"))
+    monkeypatch.setattr(ratelimit, "limiter", lambda: limits)
+    client, _, token = await _setup(live)
+    try:
+        async with contextlib.aclosing(client), _from(live, "127.0.0.14") as phone:
+            started = time.monotonic()
+            # A wrong link: the limiter's worst case, a call before the lookup and one after it.
+            guess = await phone.get(f"/api/status/{secrets.token_urlsafe(32)}", timeout=10)
+            assert guess.status_code == 404
+            assert len(connections) == 1  # one exchange tried and given up on, not one per call
+            assert time.monotonic() - started < 2.0  # one short timeout; generous for a loaded runner
+            monkeypatch.setattr(ratelimit, "REDIS_RETRY_AFTER", 60.0)  # this test's requests stay within it
+            assert (await phone.get(f"/api/status/{token}")).status_code == 200
+            assert (await phone.get(f"/s/{token}")).status_code == 200
+            assert len(connections) == 1  # meanwhile Redis is not asked at all
+            assert isinstance(limits.counter, ratelimit.RedisCounter) and len(limits.counter.fallback) > 0
+    finally:
+        assert isinstance(limits.counter, ratelimit.RedisCounter)
+        await limits.counter.close()
+        for writer in connections:
+            writer.close()
+        broker.close()
+        await broker.wait_closed()
+
+
+async def _eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> bool:
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.02)
+    return True
+
+
+async def test_the_redis_client_of_another_event_loop_is_closed_when_replaced(
+    redis_prefix: str, monkeypatch: Any
+) -> None:
+    """The limiter's Redis connections belong to the loop that opened them. When the process moves
+    to another loop, the old client is closed (on its own loop while that runs, else by shutting its
+    sockets down), not left holding connections to Redis."""
+    import gc
+    import threading
+    import warnings
+
+    from redis.asyncio import Redis
+
+    from api import ratelimit, settings
+
+    configured = dataclasses.replace(settings.get(), redis_url=REDIS_URL)
+    monkeypatch.setattr(settings, "get", lambda: configured)
+    admin = Redis.from_url(REDIS_URL)
+
+    async def open_connection() -> tuple[ratelimit.StatusLinkLimiter, int]:
+        limits = ratelimit.limiter()
+        assert isinstance(limits.counter, ratelimit.RedisCounter)
+        return limits, int(await limits.counter.redis.client_id())
+
+    async def connected(client_id: int) -> bool:
+        return any(int(c["id"]) == client_id for c in await admin.client_list())
+
+    async def gone(client_id: int) -> bool:
+        return not await connected(client_id)
+
+    running = ended = None
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        # A loop still running in another thread: its client is closed on that loop.
+        ratelimit.reset()
+        running, running_id = asyncio.run_coroutine_threadsafe(open_connection(), loop).result(10)
+        assert await connected(running_id)
+        here = ratelimit.limiter()
+        assert here is not running
+        assert await _eventually(lambda: gone(running_id))
+        # A loop that has ended (asyncio.run closes it): its client's sockets are shut down.
+        ratelimit.reset()
+        ended, ended_id = await asyncio.to_thread(asyncio.run, open_connection())
+        assert await connected(ended_id)
+        assert ratelimit.limiter() is not ended
+        assert await _eventually(lambda: gone(ended_id))
+    finally:
+        await ratelimit.aclose()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        await admin.aclose()
+        with warnings.catch_warnings():
+            # A closed loop cannot finish closing its transports; the collector does, and says so.
+            warnings.simplefilter("ignore", ResourceWarning)
+            del ended, running
+            gc.collect()
 
 
 async def test_memory_counts_expire_with_their_window_and_are_swept() -> None:
