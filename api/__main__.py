@@ -58,10 +58,11 @@ def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=port,
         workers=args.workers,
-        # X-Forwarded-For/-Proto only from TRUSTED_PROXIES (uvicorn would trust 127.0.0.1 by default);
-        # the app applies the same rule itself (api/clientaddr.py) under any server.
-        proxy_headers=bool(config.trusted_proxies),
-        forwarded_allow_ips=",".join(str(net) for net in config.trusted_proxies) or None,
+        # X-Forwarded-For is read by the app alone (api/clientaddr.py, TRUSTED_PROXIES): uvicorn's own
+        # walk would rewrite the peer first by slightly different rules (unreadable hops, ::ffff:
+        # peers), and the app would then walk the header a second time from the rewritten peer.
+        # Nothing reads X-Forwarded-Proto: cookies are Secure by SECURE_COOKIES, not by scheme.
+        proxy_headers=False,
         log_level="info",
     )
 

@@ -15,25 +15,46 @@ deactivated or made a non-manager, ends admin access at the next request.
 
 Staff are shown through `StaffAdmin`, a view of the `staff` table without `pin_hash` (PINs are set
 with the CLI or the API, which check their strength): the admin can neither read nor write it.
+
+piccolo_admin writes tables directly and checks only types, so every table gets the API's input
+guards as hooks (NUL, numbers the column holds, sane dates; row numbers in the path are checked at
+the mount), and refusals answer with a code like the API's. The shop's settings are saved through
+the command path (api/shop.py), so a change of opening hours reaches open screens as shop.updated.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from enum import StrEnum
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from litestar import asgi
 from litestar.exceptions import (
+    ClientException,
     NotAuthorizedException,
     PermissionDeniedException,
     ServiceUnavailableException,
 )
 from litestar.types import Message, Receive, Scope, Send
-from piccolo.columns import Boolean, Timestamptz, Varchar
+from piccolo.columns import (
+    BigInt,
+    BigSerial,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    Serial,
+    SmallInt,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 from piccolo_admin.endpoints import AdminRouter, TableConfig, create_admin
 from piccolo_admin.translations.data import ENGLISH, SIMPLIFIED_CHINESE
@@ -46,10 +67,10 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.exceptions import HTTPException
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.routing import Mount
 
-from api import schemas, shop, workshop
+from api import errors, inputs, schemas, shop, workshop
 from api.auth import StaffUser
 from api.tables import QcTemplate, QcTemplateItem, Shop, Staff
 
@@ -72,7 +93,7 @@ ADMIN_CSP = (
 _REFUSED = ("/public/login", "/api/change-password", "/api/mfa-setup")
 
 
-# --- tables -----------------------------------------------------------------------------------
+# --- staff as the admin sees them -------------------------------------------------------------
 
 
 class Role(StrEnum):
@@ -96,15 +117,181 @@ class StaffAdmin(Table, tablename="staff"):
     created_at = Timestamptz()
 
 
-def _refuse(message: str) -> Any:
+# --- refusals ---------------------------------------------------------------------------------
+
+
+class Refusal(HTTPException):
+    """An admin request refused, answered like the API's refusals: the English `detail` beside a
+    stable `code` and its `params` (api/errors.py). About one field, `detail` is the list
+    piccolo_admin's forms show next to that field."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        code: str,
+        params: dict[str, Any] | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=message)
+        self.code = code
+        self.params = params or {}
+        self.field = field
+
+    def body(self) -> dict[str, Any]:
+        detail: Any = self.detail
+        if self.field:
+            detail = [{"loc": ["body", self.field], "msg": self.detail, "type": self.code}]
+        return {"status_code": self.status_code, "detail": detail, "code": self.code, "params": self.params}
+
+
+def _from_domain(exc: workshop.DomainError) -> Refusal:
+    extra = exc.extra
+    params = extra.get("params")
+    field = extra.get("field")
+    return Refusal(
+        errors.domain_status(exc),
+        exc.message,
+        code=str(extra.get("code")),
+        params=params if isinstance(params, dict) else None,
+        field=field if isinstance(field, str) else None,
+    )
+
+
+def _from_validation(field: str, exc: ValidationError) -> Refusal:
+    one = errors.coded(field, exc.errors()[0])
+    return Refusal(422, f"{field}: {one['message']}", code=one["code"], params=one["params"], field=field)
+
+
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refusal)
+    return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+async def _unreadable(request: Request, exc: Exception) -> JSONResponse:
+    """piccolo_admin's own check of a body against the table (a word for a number …): its answer,
+    with the code of the first failure added."""
+    assert isinstance(exc, RequestValidationError)
+    failures = exc.errors()
+    first = failures[0] if failures else {}
+    one = errors.coded(str((first.get("loc") or ["body"])[-1]), first)
+    body = {"detail": jsonable_encoder(failures), "code": one["code"], "params": one["params"]}
+    return JSONResponse(body, status_code=422)
+
+
+def _refuse(message: str, code: str) -> Any:
     def validator(piccolo_crud: PiccoloCRUD, request: Request) -> None:
-        raise HTTPException(status_code=405, detail=message)
+        raise Refusal(405, message, code=code)
 
     return validator
 
 
-_NO_ADD = _refuse("Add staff with a PIN: `python -m api staff add …` or POST /api/staff.")
-_NO_DELETE = _refuse("Staff are never deleted (their work stays theirs): untick “active” instead.")
+# --- what every table's writes must hold ---------------------------------------------------------
+
+# PostgreSQL INTEGER (Serial ids, foreign keys to them, Integer columns) is 32-bit, SMALLINT 16-bit.
+_INT_LIMITS: tuple[tuple[tuple[type[Column], ...], int], ...] = (
+    ((BigInt, BigSerial), inputs.MAX_BIGINT),
+    ((SmallInt,), 2**15 - 1),
+    ((Integer, Serial), 2**31 - 1),
+)
+
+
+def _int_limit(column: Column) -> int | None:
+    """The largest number `column` holds on both databases (None: not a number column)."""
+    if isinstance(column, ForeignKey):
+        column = column._foreign_key_meta.resolved_references._meta.primary_key
+    return next((limit for kinds, limit in _INT_LIMITS if isinstance(column, kinds)), None)
+
+
+def _check_storable(values: Mapping[Column, Any]) -> None:
+    """What the API's request models refuse (api/inputs.py), by column: NUL characters, numbers
+    past what the column holds, times without an offset or outside 1970-2099. piccolo_admin checks
+    only types, so these reached the database: a 500 on PostgreSQL, NUL stored as is on SQLite."""
+    for column, value in values.items():
+        name = column._meta.name
+        limit = _int_limit(column)
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if limit is not None and number and not -limit - 1 <= value <= limit:
+            params = {"field": name, "min": -limit - 1, "max": limit}
+            text = f"{name}: is out of range (at most {limit})"
+            raise Refusal(422, text, code="request.number_out_of_range", params=params, field=name)
+        problem = inputs.problem(value)
+        if problem:
+            raise Refusal(422, f"{name}: {problem}", **inputs.refusal(problem, name), field=name)
+
+
+async def _guard_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any, Any]:
+    _check_storable(values)
+    return values
+
+
+async def _guard_new(row: Table) -> Table:
+    _check_storable({c: getattr(row, c._meta.name) for c in row._meta.columns if not c._meta.primary_key})
+    return row
+
+
+_PAGING = ("__page", "__page_size")
+
+
+def _guard_query(piccolo_crud: PiccoloCRUD, request: Request) -> None:
+    """A list's filters and pages reach the database too: no NUL, numbers the column holds."""
+    columns = {c._meta.name: c for c in piccolo_crud.table._meta.columns}
+    for key, value in request.query_params.multi_items():
+        if "\x00" in key or "\x00" in value:
+            message = f"{key}: {inputs.NUL_MESSAGE}"
+            raise Refusal(400, message, code="request.nul_character", params={"field": key})
+        column = columns.get(key)
+        limit = _int_limit(column) if column is not None else 2**31 - 1 if key in _PAGING else None
+        if limit is None or value in ("", "null"):  # no filter, or piccolo_api's IS NULL
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            message = f"{key}: {value!r} is not a whole number."
+            raise Refusal(400, message, code="field.whole_number", params={"field": key}) from None
+        if not -limit - 1 <= number <= limit:
+            params = {"field": key, "min": -limit - 1, "max": limit}
+            message = f"{key}: is out of range (at most {limit})"
+            raise Refusal(400, message, code="request.number_out_of_range", params=params)
+
+
+def _hooks(patch: Any = None, new: Any = None) -> list[Hook]:
+    """Every table's: the guards, then the table's own check of a change (`patch`) or a new row
+    (`new`). Grouped by type: piccolo_api keeps only the last run of one type's hooks in a row."""
+    patches = [_guard_patch, *([patch] if patch else [])]
+    news = [_guard_new, *([new] if new else [])]
+    return [
+        *(Hook(hook_type=HookType.pre_patch, callable=c) for c in patches),
+        *(Hook(hook_type=HookType.pre_save, callable=c) for c in news),
+    ]
+
+
+def _validators(**refusals: Any) -> Validators:
+    return Validators(every=[_guard_query], **refusals)
+
+
+def _row_limit(table_name: str) -> int | None:
+    """The largest row number of a table /admin serves (None: not one of its tables)."""
+    config = ADMIN.table_config_map.get(table_name) if ADMIN is not None else None
+    return _int_limit(config.table_class._meta.primary_key) if config is not None else None
+
+
+def _by(request: Request) -> int:
+    staff = request.scope.get(_STAFF)
+    assert isinstance(staff, StaffUser)
+    return staff.id
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+_NO_ADD = _refuse(
+    "Add staff with a PIN: `python -m api staff add …` or POST /api/staff.", code="admin.staff_add_elsewhere"
+)
+_NO_DELETE = _refuse(
+    "Staff are never deleted (their work stays theirs): untick “active” instead.",
+    code="admin.staff_never_deleted",
+)
 
 _username = TypeAdapter(schemas.Username)
 _name = TypeAdapter(schemas.Text80)
@@ -113,11 +300,10 @@ _role = TypeAdapter(schemas.Role)
 
 async def _check_staff_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any, Any]:
     """The same rules as the API's (username, name, role), and a shop never loses its last manager."""
-    row = (
-        await Staff.select(Staff.role, Staff.active, Staff.created_at).where(Staff.id == int(row_id)).first()
-    )
+    staff_id = int(row_id)
+    row = await Staff.select(Staff.role, Staff.active, Staff.created_at).where(Staff.id == staff_id).first()
     if row is None:
-        raise HTTPException(status_code=404, detail="No such person.")
+        raise Refusal(404, "No such person.", code="staff.not_found", params={"id": staff_id})
     checked: dict[Any, Any] = {}
     for column, value in values.items():
         field = column._meta.name
@@ -131,20 +317,31 @@ async def _check_staff_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any, A
             elif field == "role":
                 value = _role.validate_python(value)
         except ValidationError as exc:
-            raise HTTPException(status_code=422, detail=f"{field}: {exc.errors()[0]['msg']}") from None
+            raise _from_validation(field, exc) from None
         checked[column] = value
     new = {column._meta.name: value for column, value in checked.items()}
+    taken = new.get("username")
+    if taken and await Staff.exists().where((Staff.username == taken) & (Staff.id != staff_id)):
+        raise Refusal(
+            409,
+            f"The username “{taken}” is taken: choose another.",
+            code="staff.username_taken",
+            params={"username": taken},
+            field="username",
+        )
     if row["role"] == MANAGER and row["active"]:
         stays = new.get("role", row["role"]) == MANAGER and new.get("active", row["active"])
         others = (
             await Staff.count()
             .where(Staff.role == MANAGER)
             .where(Staff.active.eq(True))
-            .where(Staff.id != int(row_id))
+            .where(Staff.id != staff_id)
         )
         if not stays and others == 0:
-            raise HTTPException(
-                status_code=409, detail="This is the last active manager: make someone else manager first."
+            raise Refusal(
+                409,
+                "This is the last active manager: make someone else manager first.",
+                code="staff.last_manager",
             )
     return checked
 
@@ -154,13 +351,13 @@ STAFF = TableConfig(
     menu_group="People",
     order_by=[OrderBy(StaffAdmin.name)],
     # PUT skips the hooks that check a change: only PATCH (what the admin's form sends) is allowed.
-    validators=Validators(
+    validators=_validators(
         post_single=[_NO_ADD],
-        put_single=[_refuse("Change staff one field at a time (PATCH).")],
+        put_single=[_refuse("Change staff one field at a time (PATCH).", code="admin.patch_only")],
         delete_single=[_NO_DELETE],
         delete_all=[_NO_DELETE],
     ),
-    hooks=[Hook(hook_type=HookType.pre_patch, callable=_check_staff_patch)],
+    hooks=_hooks(patch=_check_staff_patch),
 )
 
 _shop_name = TypeAdapter(
@@ -169,72 +366,83 @@ _shop_name = TypeAdapter(
 _language = TypeAdapter(schemas.Language)
 
 
-def _checked_shop(values: dict[str, Any]) -> dict[str, Any]:
-    """The shop's settings by the setup's rules (name, zone, language) and valid opening hours."""
+def _shop_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The shop's name and language by the setup's rules (api/shop.py checks the rest)."""
     cleaned = dict(values)
     for field, adapter in (("name", _shop_name), ("language", _language)):
-        try:
-            cleaned[field] = adapter.validate_python(values[field])
-        except ValidationError as exc:
-            raise HTTPException(status_code=422, detail=f"{field}: {exc.errors()[0]['msg']}") from None
-    try:
-        ZoneInfo(values["timezone"])
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise HTTPException(
-            status_code=422,
-            detail=f"Unknown time zone {values['timezone']!r}: use an IANA name like Asia/Shanghai.",
-        ) from None
-    try:
-        shop.check_hours(values["opens"], values["closes"], values["open_days"])
-    except workshop.Invalid as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        if field in values:
+            try:
+                cleaned[field] = adapter.validate_python(values[field])
+            except ValidationError as exc:
+                raise _from_validation(field, exc) from None
+    cleaned.pop("created_at", None)  # when the shop was set up is a record, not a setting
     return cleaned
 
 
-async def _check_shop_patch(row_id: Any, values: dict[Any, Any]) -> dict[Any, Any]:
-    row = await Shop.select().where(Shop.id == int(row_id)).first()
-    if row is None:
-        raise HTTPException(status_code=404, detail="No such shop.")
-    fields = {column._meta.name: value for column, value in values.items()}
-    fields.pop("created_at", None)  # when the shop was set up is a record, not a setting
-    cleaned = _checked_shop({**row, **fields})
-    return {column: cleaned[column._meta.name] for column in values if column._meta.name in fields}
+async def _save_shop_patch(row_id: Any, values: dict[Any, Any], request: Request) -> dict[Any, Any]:
+    """The manager's change goes through the command path (api/shop.py: checked, saved, announced
+    as shop.updated so open screens take the new hours)."""
+    fields = _shop_fields({column._meta.name: value for column, value in values.items()})
+    try:
+        await shop.change_settings(int(row_id), fields, _by(request))
+    except workshop.DomainError as exc:
+        raise _from_domain(exc) from None
+    # Saved by the command above. piccolo_api then writes what this returns and needs one value:
+    # the id alone, so its write can never undo what a second manager saved meanwhile.
+    return {Shop.id: int(row_id)}
 
 
-async def _check_new_shop(row: Shop) -> Shop:
-    cleaned = _checked_shop({c._meta.name: getattr(row, c._meta.name) for c in Shop._meta.columns})
-    row.name, row.language = cleaned["name"], cleaned["language"]
-    return row
+async def _save_new_shop(row: Shop, request: Request) -> Shop:
+    names = [c._meta.name for c in Shop._meta.columns if not c._meta.primary_key]
+    fields = _shop_fields({name: getattr(row, name) for name in names})
+    try:
+        shop_id = await shop.add_settings(fields, _by(request))
+    except workshop.DomainError as exc:
+        raise _from_domain(exc) from None
+    # Saved by the command above: handed back as the row it now is, piccolo_api's save() rewrites
+    # the same values instead of inserting a second shop.
+    saved = await Shop.objects().where(Shop.id == shop_id).first()
+    assert saved is not None
+    return saved
 
 
 async def _one_shop(piccolo_crud: PiccoloCRUD, request: Request) -> None:
     if await Shop.exists():
-        raise HTTPException(status_code=405, detail="There is one shop: change its settings instead.")
+        raise Refusal(405, "There is one shop: change its settings instead.", code="shop.exists")
 
 
-# The shop's settings, opening hours included (the promise quick choices on the tablets keep inside
-# them). Normally one row, from the first-run setup; an installation set up with the CLI has none
-# until a manager adds it here.
+_KEEP_SHOP = _refuse(
+    "The shop's settings cannot be deleted: change them instead.", code="admin.shop_never_deleted"
+)
+
+# The shop's name, language and opening hours (the promise quick choices on the tablets keep inside
+# them); its time zone stays as set up (api/shop.py SETTINGS says why). Normally one row, from the
+# first-run setup; an installation set up with the CLI has none until a manager adds it here.
 SHOP = TableConfig(
     Shop,
     menu_group="Shop",
-    validators=Validators(
+    validators=_validators(
         post_single=[_one_shop],
-        put_single=[_refuse("Change the shop one field at a time (PATCH).")],
-        delete_single=[_refuse("The shop's settings cannot be deleted: change them instead.")],
-        delete_all=[_refuse("The shop's settings cannot be deleted: change them instead.")],
+        put_single=[_refuse("Change the shop one field at a time (PATCH).", code="admin.patch_only")],
+        delete_single=[_KEEP_SHOP],
+        delete_all=[_KEEP_SHOP],
     ),
-    hooks=[
-        Hook(hook_type=HookType.pre_patch, callable=_check_shop_patch),
-        Hook(hook_type=HookType.pre_save, callable=_check_new_shop),
-    ],
+    hooks=_hooks(patch=_save_shop_patch, new=_save_new_shop),
 )
 
-QC_TEMPLATES = TableConfig(QcTemplate, menu_group="QC checklists", order_by=[OrderBy(QcTemplate.name)])
+QC_TEMPLATES = TableConfig(
+    QcTemplate,
+    menu_group="QC checklists",
+    order_by=[OrderBy(QcTemplate.name)],
+    validators=_validators(),
+    hooks=_hooks(),
+)
 QC_TEMPLATE_ITEMS = TableConfig(
     QcTemplateItem,
     menu_group="QC checklists",
     order_by=[OrderBy(QcTemplateItem.template), OrderBy(QcTemplateItem.position)],
+    validators=_validators(),
+    hooks=_hooks(),
 )
 
 
@@ -298,6 +506,13 @@ def _build() -> AdminRouter:
     if len(guarded) != 1:
         raise RuntimeError("piccolo_admin: its /api authentication was not found; check the version pin")
     guarded[0].backend = _ManagerBackend()
+    # Refusals answer like the API's (a code beside the detail); the tables' endpoints live in the
+    # app behind that authentication, whose own handlers would drop the code.
+    private = guarded[0].app
+    if not isinstance(private, FastAPI):
+        raise RuntimeError("piccolo_admin: its /api app was not found; check the version pin")
+    private.add_exception_handler(Refusal, _refused)
+    private.add_exception_handler(RequestValidationError, _unreadable)
     # Its CSRF check is Litestar's (same cookie and header names): one issuer of the csrftoken cookie,
     # signed tokens. Every /admin request carries the session cookie, so SessionCSRFMiddleware checks
     # it; piccolo's own would also refuse every save over HTTPS unless host names were configured.
@@ -350,6 +565,22 @@ def _page(status: int, text: str) -> HTMLResponse:
     return HTMLResponse(page + '<p><a href="/">Bayline</a></p>', status_code=status)
 
 
+_ROW = re.compile(r"^/api/tables/([a-z0-9_]+)/(-?[0-9]+)/?$")
+
+
+def _check_row_number(rest: str) -> None:
+    """A row number no table can hold is refused here: piccolo_api looks it up before any check
+    of its own runs (a 500 on both databases)."""
+    match = _ROW.match(rest)
+    limit = _row_limit(match[1]) if match else None
+    if match is None or limit is None or 1 <= int(match[2]) <= limit:
+        return
+    raise ClientException(
+        f"row_id: {match[2]} is not a record number (1 to {limit}).",
+        extra={"code": "request.id_out_of_range", "params": {"field": "row_id"}},
+    )
+
+
 @asgi(PREFIX, is_mount=True, copy_scope=True)
 async def admin(scope: Scope, receive: Receive, send: Send) -> None:
     """Everything under /admin: checks the person, then hands the request to piccolo_admin."""
@@ -379,6 +610,7 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
         return
     if rest.startswith(_REFUSED):
         raise PermissionDeniedException("Sign in and PINs are Bayline's: there is no admin password.")
+    _check_row_number(rest)
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -29,22 +29,8 @@ async def start_day(person: int, device_time: datetime | None, sent: datetime | 
             code="attendance.already_in",
             attendance=workday.attendance_out(current),
         )
-    start = await workday.earliest_start(person, at)
-    if current is None:
-        row = Attendance(staff=person, clock_in_at=start, device_in_at=device_time)
-        await row.save()
-        row_id = int(row.id)
-    else:
-        row_id = current["id"]
-        if start < current["clock_in_at"]:
-            await Attendance.update(
-                {
-                    Attendance.clock_in_at: start,
-                    Attendance.device_in_at: device_time,
-                    Attendance.opened_by: workday.PERSON,
-                }
-            ).where(Attendance.id == row_id)
-    shown = workday.attendance_out(await workday.row(row_id))
+    day, _ = await workday.begin(person, current, at, workday.PERSON, device_time)
+    shown = workday.attendance_out(day)
     return Outcome(201, {"attendance": shown}, [events.attendance_in(shown)])
 
 
@@ -94,8 +80,28 @@ async def today() -> date:
     return now().astimezone(ZoneInfo(await shop.timezone())).date()
 
 
+def _within(
+    spans: list[tuple[datetime, datetime | None]],
+    days: list[tuple[datetime, datetime | None]],
+    current: datetime,
+) -> list[tuple[datetime, datetime]]:
+    """The parts of job spans inside working days. A tap before the day the person opened is taken
+    (and flagged for review), but the time before the day was not attended: counting it would put
+    utilisation past 100 %."""
+    inside = []
+    for started, ended in spans:
+        for opened, closed in days:
+            lo, hi = max(started, opened), min(ended or current, closed or current)
+            if hi > lo:
+                inside.append((lo, hi))
+    return inside
+
+
 async def day_report(day: date) -> dict[str, Any]:
-    """Per technician for one day (shop time): attended and clocked time, utilisation, productivity."""
+    """Per technician for one day (shop time): attended and clocked time, utilisation, productivity.
+
+    Clocked time counts only inside the person's working days, so utilisation (clocked ÷ attended)
+    stays within 100 %; productivity (sold ÷ clocked on finished jobs) counts every clocked minute."""
     zone = ZoneInfo(await shop.timezone())
     current = now()
     start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
@@ -120,10 +126,9 @@ async def day_report(day: date) -> dict[str, Any]:
             & ((ClockEntry.ended_at.is_null()) | (ClockEntry.ended_at > start - timedelta(days=2)))
         )
         spans = [clockstore.effective(e) for e in entries]
-        attended_min = clockbook.clipped_minutes(
-            [(a["clock_in_at"], a["clock_out_at"]) for a in attended], start, end, current
-        )
-        clocked_min = clockbook.clipped_minutes(spans, start, end, current)
+        days = [(a["clock_in_at"], a["clock_out_at"]) for a in attended]
+        attended_min = clockbook.clipped_minutes(days, start, end, current)
+        clocked_min = clockbook.clipped_minutes(_within(spans, days, current), start, end, current)
         finished_jobs = {
             e["job"]
             for e, (_, ended) in zip(entries, spans, strict=True)

@@ -19,6 +19,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
+from piccolo.query import Select
 
 from api import policy, settings
 from api.commands import now
@@ -37,6 +38,8 @@ ADDRESS_FREE_FAILURES = 20
 MAX_LOCK = timedelta(minutes=15)
 # Counters untouched this long are forgotten: the table cannot grow without end under attack.
 THROTTLE_MEMORY = timedelta(hours=24)
+# ... now and then, not on every attempt: each prune is a DELETE under the write lock.
+PRUNE_EVERY = timedelta(minutes=10)
 # argon2id takes 64 MiB and a core for a fraction of a second: two at once on a two-core server.
 VERIFY_SLOTS = 2
 # Beyond this many waiting, unknown devices are turned away at once (503) instead of queueing.
@@ -131,23 +134,57 @@ def subject_key(staff_id: int | None, username: str) -> str:
     return f"name:{digest}"
 
 
-def throttle_keys(device: str, address: str, subject: str, known: bool) -> list[tuple[str, int]]:
+def address_key(address: str) -> str:
+    return f"addr:{address}"
+
+
+def throttle_keys(device: str | None, address: str, subject: str, known: bool) -> list[tuple[str, int]]:
     """The counters one sign-in attempt is charged to, in order, with their free failures.
 
-    A known device is counted apart: per device, and per person on known devices. Strangers who lock
-    a person out (or fill the shop's address) cannot stop that person on the shop's own tablet.
+    `device` is the device cookie the client sent (None: it sent none). A known device is counted
+    apart: per device, and per person on known devices. Strangers who lock a person out (or fill the
+    shop's address) cannot stop that person on the shop's own tablet.
+
+    Anyone else is charged to their address first, which a client cannot drop: once it is locked
+    nothing more is written for that address. A device is counted only when its cookie came back; a
+    device id minted for a client that sends none would be a new row per attempt, counting nothing.
     """
-    if known:
+    if known and device is not None:
         return [(f"device:{device}", DEVICE_FREE_FAILURES), (f"{subject}:known", USER_FREE_FAILURES)]
-    return [
-        (f"device:{device}", DEVICE_FREE_FAILURES),
-        (f"addr:{address}", ADDRESS_FREE_FAILURES),
-        (subject, USER_FREE_FAILURES),
-    ]
+    keys = [(address_key(address), ADDRESS_FREE_FAILURES)]
+    if device is not None:
+        keys.append((f"device:{device}", DEVICE_FREE_FAILURES))
+    keys.append((subject, USER_FREE_FAILURES))
+    return keys
 
 
 async def throttle_state(key: str) -> LoginThrottle | None:
     return await LoginThrottle.objects().where(LoginThrottle.key == key).first()
+
+
+async def locked_until(key: str) -> datetime | None:
+    """When the lock on `key` ends, if it is locked now (a read: no write lock is taken)."""
+    row = await LoginThrottle.select(LoginThrottle.locked_until).where(LoginThrottle.key == key).first()
+    until = row["locked_until"] if row is not None else None
+    return until if until is not None and until > now() else None
+
+
+class Pruning:
+    """When this process next drops old throttle counters: at most once per `every`."""
+
+    def __init__(self, every: timedelta) -> None:
+        self.every = every
+        self.last: float | None = None
+
+    def due(self) -> bool:
+        at = time.monotonic()
+        if self.last is not None and at - self.last < self.every.total_seconds():
+            return False
+        self.last = at
+        return True
+
+
+pruning = Pruning(PRUNE_EVERY)
 
 
 async def forget_old_throttles() -> None:
@@ -232,43 +269,41 @@ class StaffUser:
         return {"id": self.id, "username": self.username, "name": self.name, "role": self.role}
 
 
+def _usable(query: Select, at: datetime) -> Select:
+    """`query` narrowed to sessions that may still be used at `at`: not ended, the person active,
+    not idle too long. The one statement of that rule (each request, and every live feed)."""
+    cutoff = at - timedelta(minutes=settings.get().session_idle_minutes)
+    return (
+        query.where(StaffSession.ended_at.is_null())
+        .where(StaffSession.staff._.active.eq(True))
+        .where(StaffSession.last_seen_at > cutoff)
+    )
+
+
 async def live_sessions(ids: Collection[int]) -> set[int]:
-    """Which of these sessions may still be used: not ended, the person active, not idle too long."""
-    cutoff = now() - timedelta(minutes=settings.get().session_idle_minutes)
+    """Which of these sessions may still be used (see _usable)."""
+    at = now()
     wanted = sorted(ids)
     alive: set[int] = set()
     for start in range(0, len(wanted), 500):
-        rows = (
-            await StaffSession.select(StaffSession.id)
-            .where(StaffSession.id.is_in(wanted[start : start + 500]))
-            .where(StaffSession.ended_at.is_null())
-            .where(StaffSession.staff._.active.eq(True))
-            .where(StaffSession.last_seen_at > cutoff)
-        )
-        alive.update(int(r["id"]) for r in rows)
+        chunk = StaffSession.select(StaffSession.id).where(StaffSession.id.is_in(wanted[start : start + 500]))
+        alive.update(int(r["id"]) for r in await _usable(chunk, at))
     return alive
 
 
 async def load_session(token: str) -> StaffUser | None:
-    """The signed-in person for a session cookie value, or None (unknown, ended or idle too long)."""
-    row = (
-        await StaffSession.select(
-            StaffSession.id,
-            StaffSession.last_seen_at,
-            StaffSession.staff.id,
-            StaffSession.staff.username,
-            StaffSession.staff.name,
-            StaffSession.staff.role,
-            StaffSession.staff.active,
-        )
-        .where(StaffSession.token_hash == token_hash(token))
-        .where(StaffSession.ended_at.is_null())
-        .first()
-    )
-    if row is None or not row["staff.active"]:
-        return None
+    """The signed-in person for a session cookie value, or None (unknown, or no longer usable)."""
     at = now()
-    if at - row["last_seen_at"] > timedelta(minutes=settings.get().session_idle_minutes):
+    query = StaffSession.select(
+        StaffSession.id,
+        StaffSession.last_seen_at,
+        StaffSession.staff.id,
+        StaffSession.staff.username,
+        StaffSession.staff.name,
+        StaffSession.staff.role,
+    ).where(StaffSession.token_hash == token_hash(token))
+    row = await _usable(query, at).first()
+    if row is None:
         return None
     if at - row["last_seen_at"] > timedelta(minutes=1):
         # Sliding idle timeout; written at most once a minute to keep reads cheap.
@@ -322,8 +357,10 @@ def current_user(connection: ASGIConnection) -> StaffUser:
 def check_allowed(user: StaffUser, operation: str) -> None:
     """403 unless the person's role allows `operation` (POLICY, deny by default)."""
     if not policy.allowed(user.role, operation):
+        # The screens say what was refused, in the person's language (error.operation.<operation>).
         raise PermissionDeniedException(
-            f"A {user.role} cannot do this ({operation}); ask a manager if you need it."
+            f"A {user.role} cannot do this ({operation}); ask a manager if you need it.",
+            extra={"code": "auth.not_allowed", "params": {"operation": operation, "role": user.role}},
         )
 
 

@@ -17,9 +17,14 @@ def _parse(text: str) -> Address | None:
     elif text.count(":") == 1:  # 203.0.113.5:443
         text = text.partition(":")[0]
     try:
-        return ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    # A dual-stack server sees an IPv4 peer as ::ffff:a.b.c.d: the same host, which must match an
+    # IPv4 TRUSTED_PROXIES entry and share the IPv4 address's counter.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _bucket(address: Address | None) -> str:
@@ -27,8 +32,6 @@ def _bucket(address: Address | None) -> str:
     if address is None:
         return "unknown"
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
 
@@ -40,6 +43,9 @@ def client_address(scope: Any) -> str:
     from the right (each proxy appends the address it saw) and the first hop that is not itself a
     trusted proxy is the client. Whatever a client wrote into the header itself stands further left
     and is never reached; an unreadable hop stops the walk at the last trusted one.
+
+    This is the only place the header is read: `python -m api serve` runs uvicorn without its
+    proxy_headers, which would otherwise rewrite scope["client"] by rules of its own first.
     """
     client = scope.get("client")
     address = _parse(str(client[0])) if client else None

@@ -62,9 +62,10 @@ def reviews(by: int, role: str, row: dict[str, Any]) -> bool:
     return role in CHECKERS and row["technician"] != by
 
 
-async def review_list() -> dict[str, Any]:
+async def review_list(by: int) -> dict[str, Any]:
     """Entries with taps flagged for review (late, before their job or before the person's working
-    day) that no foreman or manager has looked at yet, oldest first."""
+    day) that no foreman or manager has looked at yet, oldest first. Not `by`'s own: someone else
+    reviews those (`reviews`), so offering them would only lead to a refusal."""
     flagged = functools.reduce(
         operator.or_, (ClockEntry.flags.like(f"%{f}%") for f in clockbook.REVIEW_FLAGS)
     )
@@ -75,7 +76,7 @@ async def review_list() -> dict[str, Any]:
             ClockEntry.job.title,
             ClockEntry.job.repair_order.number,  # type: ignore[union-attr]
         )
-        .where(ClockEntry.reviewed_at.is_null() & flagged)
+        .where(ClockEntry.reviewed_at.is_null() & flagged & (ClockEntry.technician != by))
         .order_by(ClockEntry.started_at)
         .order_by(ClockEntry.id)
         .limit(REVIEW_LIST_MAX)

@@ -6,6 +6,12 @@ wherever a cookie can be planted. With a session the only accepted token is HMAC
 cookie), which nobody can compute without both. Any response to a signed-in browser whose cookie
 holds another token carries the right one, so web/js/api.js keeps working as it is: on a csrf 403
 it primes with a GET and retries.
+
+Of Litestar's own check, the `exclude` patterns and the `exclude_from_csrf` route option hold
+here too. Its `_csrf_token` form field does not, for a signed-in browser: web/js/api.js sends every
+write with the x-csrftoken header (photo uploads included), and reading the field would mean
+parsing a form body before the check. The only plain HTML forms are the customer's status page
+(/s/), which is excluded: its link token is its credential.
 """
 
 from __future__ import annotations
@@ -89,10 +95,15 @@ class SessionCSRFMiddleware(CSRFMiddleware):
         await super().__call__(scope, receive, send)
 
     def _excluded(self, scope: Scope) -> bool:
+        """Litestar's two ways out of the check: the route's `exclude_from_csrf` option, or a path
+        matching an `exclude` pattern."""
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get(self.config.exclude_from_csrf_key):
+            return True
         if self.exclude is None:
             return False
         # As Litestar matches it: a mounted app (the admin) sees its own path, the pattern the full one.
-        mounted = getattr(scope.get("route_handler"), "is_mount", False)
+        mounted = getattr(handler, "is_mount", False)
         return bool(self.exclude.findall(scope["raw_path"].decode() if mounted else scope["path"]))
 
     def _issuing(self, send: Send, token: str, present: str | None) -> Send:

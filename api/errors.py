@@ -136,8 +136,13 @@ def _params(ctx: Mapping[str, Any] | None) -> dict[str, Any]:
     return params
 
 
+def domain_status(exc: workshop.DomainError) -> int:
+    """The HTTP status a domain refusal is answered with."""
+    return next(code for cls, code in _DOMAIN_STATUS.items() if isinstance(exc, cls))
+
+
 def domain_error(_: Request, exc: workshop.DomainError) -> Response[dict[str, Any]]:
-    status = next(code for cls, code in _DOMAIN_STATUS.items() if isinstance(exc, cls))
+    status = domain_status(exc)
     extra = dict(exc.extra)
     field = extra.get("field")
     if isinstance(field, str) and "errors" not in extra:
@@ -198,6 +203,13 @@ def _coded(field: str, message: str, item: dict[str, Any], rule: dict[str, Any] 
     if code == "request.naive_time":
         params = {"field": field}
     return {"field": field, "message": message, "code": code, "params": params}
+
+
+def coded(field: str, error: Mapping[str, Any]) -> dict[str, Any]:
+    """One pydantic error met outside Litestar's validation (the /admin forms' checks), with its
+    code and params as a validation failure here would have them."""
+    _, message = _field_message({"key": field, "message": error.get("msg")})
+    return _coded(field, message, {}, dict(error))
 
 
 def validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:

@@ -294,6 +294,7 @@ def survey_submitted(ro: int, score: int, comment: str) -> NewEvent:
 # --- Shop and staff -------------------------------------------------------------------------------
 
 SHOP_SET_UP = _type("shop.set_up", ("name",))
+SHOP_UPDATED = _type("shop.updated", ("shop",))
 STAFF_ADDED = _type("staff.added", ("staff_id", "role"))
 STAFF_UNLOCKED = _type("staff.unlocked", ("staff_id",))
 STAFF_LOCKED_OUT = _type("staff.locked_out", ("staff_id", "known_device"))
@@ -305,6 +306,12 @@ STAFF_SIGNED_OUT = _type("staff.signed_out", ("staff_id", "session"))
 def shop_set_up(name: str, manager: int) -> NewEvent:
     """The one-time setup: the shop and its first manager."""
     return _event(SHOP_SET_UP, None, {"name": name}, [], [manager])
+
+
+def shop_updated(shop: Mapping[str, Any], by: int) -> NewEvent:
+    """A manager changed the shop's settings (`shop` as GET /api/shop serves it, opening hours
+    included): open screens take them from the event, so quick choices follow at once."""
+    return _event(SHOP_UPDATED, None, {"shop": dict(shop)}, [], [by])
 
 
 def staff_added(staff_id: int, role: str) -> NewEvent:

@@ -23,7 +23,11 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api import workshop
 
-MAX_INT = 2**63 - 1  # PostgreSQL BIGINT and SQLite INTEGER are signed 64-bit
+# Every id and number column is PostgreSQL INTEGER (32-bit; SQLite's are 64-bit): a number past it
+# must be refused here, where it is a 4xx, not by the database, where it is a 500. Only the event
+# log's seq is BIGINT, and no request carries one in a body or a path.
+MAX_INT = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
 # A wrong tablet clock is real (a dead battery resets it to 1970) and is corrected from
 # device_sent_at, so 1970 must still be readable; years 1 and 9999 overflow the moment an
 # offset or a day is added.

@@ -14,8 +14,13 @@ from api.tables import Staff, StaffSession
 
 async def charge(keys: list[tuple[str, int]], staff: Staff | None, subject: str, known: bool) -> Outcome:
     """Charge a sign-in attempt before it is evaluated (its own command, committed even when the PIN
-    is wrong): 429 with `until` when a counter is locked, else 200."""
-    await auth.forget_old_throttles()
+    is wrong): 429 with `until` when a counter is locked, else 200.
+
+    The counters are charged in the order of `keys`, up to the first one that is locked: what comes
+    after it is not charged (nor written) for an attempt that is refused anyway.
+    """
+    if auth.pruning.due():
+        await auth.forget_old_throttles()
     announced: list[NewEvent] = []
     for key, free in keys:
         until, started = await auth.charge_attempt(key, free)

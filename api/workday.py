@@ -55,21 +55,34 @@ async def earliest_start(staff_id: int, at: datetime) -> datetime:
     return max(at, last["clock_out_at"]) if last else at
 
 
-async def open_for_job(staff_id: int, at: datetime) -> tuple[dict[str, Any] | None, list[NewEvent]]:
-    """The open working day for a job start at `at`, and its events: opened at `at` when no day is
-    open; moved back to `at` when a job start opened it later (a tap that waited offline). A day
-    the person opened keeps its start: a job start before it is flagged by the caller instead."""
-    current = await open_attendance(staff_id)
+async def begin(
+    staff_id: int,
+    current: dict[str, Any] | None,
+    at: datetime,
+    opened_by: str,
+    device_time: datetime | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The open working day after a start at `at` by `opened_by` (PERSON or JOB_START), and whether
+    it changed. `current` is the open day, if any. No open day: one opens at `at`. A day a job start
+    opened moves back to `at` when `at` is earlier (a start that waited offline on a second tablet,
+    or the person's own "Start my day" given late), and then says whose start it is. A day the
+    person opened keeps its start: a job start before it is flagged by the clock instead."""
     if current is not None and (current["opened_by"] != JOB_START or at >= current["clock_in_at"]):
-        return current, []
+        return current, False
     start = await earliest_start(staff_id, at)
     if current is None:
-        new = Attendance(staff=staff_id, clock_in_at=start, opened_by=JOB_START)
+        new = Attendance(staff=staff_id, clock_in_at=start, device_in_at=device_time, opened_by=opened_by)
         await new.save()
-        day = await row(int(new.id))
-    elif start < current["clock_in_at"]:
-        await Attendance.update({Attendance.clock_in_at: start}).where(Attendance.id == current["id"])
-        day = await row(current["id"])
-    else:
-        return current, []
-    return day, [events.attendance_in(attendance_out(day))]
+        return await row(int(new.id)), True
+    if start >= current["clock_in_at"]:
+        return current, False
+    await Attendance.update(
+        {Attendance.clock_in_at: start, Attendance.device_in_at: device_time, Attendance.opened_by: opened_by}
+    ).where(Attendance.id == current["id"])
+    return await row(current["id"]), True
+
+
+async def open_for_job(staff_id: int, at: datetime) -> tuple[dict[str, Any] | None, list[NewEvent]]:
+    """The open working day for a job start at `at`, and its events (`begin` says when it changes)."""
+    day, changed = await begin(staff_id, await open_attendance(staff_id), at, JOB_START)
+    return day, [events.attendance_in(attendance_out(day))] if changed else []

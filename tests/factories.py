@@ -45,6 +45,12 @@ def client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
+def client_at(app: Any, address: str) -> httpx.AsyncClient:
+    """A fresh browser (own cookie jar) connecting from `address`."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
 async def signed_in(app: Any, role: str = "advisor", **kw: Any) -> tuple[httpx.AsyncClient, dict[str, Any]]:
     """A client signed in as a new staff member of `role`, with its CSRF header set."""
     person = await make_staff(role, **kw)
@@ -62,6 +68,12 @@ def vin(prefix: str = "LSVAB2C3D4E5F6G7") -> str:
 
 def in_hours(hours: float) -> str:
     return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+
+def tapped(at: datetime, **body: Any) -> dict[str, Any]:
+    """A clock or attendance tap made at `at` on a tablet whose clock is right, sent now (e.g. after
+    a time offline): no skew for the server to correct."""
+    return {**body, "device_time": at.isoformat(), "device_sent_at": datetime.now(UTC).isoformat()}
 
 
 def ro_body(**overrides: Any) -> dict[str, Any]:

@@ -61,6 +61,19 @@ EXAMPLES: dict[str, tuple[NewEvent, list[int], list[int]]] = {
     "walkaround.signed": (events.walkaround_signed(1, "Zhang Wei", 2), [], [2]),
     "survey.submitted": (events.survey_submitted(1, 9, "Quick"), [], []),
     "shop.set_up": (events.shop_set_up("Demo Motors", 1), [], [1]),
+    "shop.updated": (
+        events.shop_updated(
+            {
+                "name": "Demo Motors",
+                "timezone": "Asia/Shanghai",
+                "language": "zh-CN",
+                "hours": {"opens": "09:00", "closes": "17:00", "days": [1, 2, 3, 4, 5, 6]},
+            },
+            1,
+        ),
+        [],
+        [1],
+    ),
     "staff.added": (events.staff_added(5, "technician"), [], [5]),
     "staff.unlocked": (events.staff_unlocked(5, 1), [], [1, 5]),
     "staff.locked_out": (events.staff_locked_out(5, True), [], [5]),

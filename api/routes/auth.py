@@ -66,15 +66,23 @@ class AuthController(Controller):
     @post("/login", status_code=200)
     async def login(self, request: Request, data: JSONBody[LoginIn]) -> Response[Any]:
         """Sign in with username + PIN. A fresh session id every time; a planted one is never used."""
-        device = request.cookies.get(auth.DEVICE_COOKIE) or ""
-        if not (8 <= len(device) <= 64 and device.replace("-", "").replace("_", "").isalnum()):
-            device = auth.new_token()[:32]
+        sent = request.cookies.get(auth.DEVICE_COOKIE) or ""
+        if not (8 <= len(sent) <= 64 and sent.replace("-", "").replace("_", "").isalnum()):
+            sent = ""
+        # A client without a device cookie gets one (so a tablet's guesses add up from now on), but
+        # is counted by its address alone: a device id minted here would count nothing.
+        device = sent or auth.new_token()[:32]
+        known = bool(sent) and await auth.known_device(sent)
+        address = client_address(request.scope)
+        if not known:
+            # A locked address is refused with one read: a flood from it takes no write lock.
+            until = await auth.locked_until(auth.address_key(address))
+            if until is not None:
+                return _too_many(until, device)
         staff = await auth.active_staff(data.username)
         # Known and unknown usernames take the same path and the same work from here on.
-        known = await auth.known_device(device)
         subject = auth.subject_key(staff.id if staff is not None else None, data.username)
-        address = client_address(request.scope)
-        keys = auth.throttle_keys(device, address, subject, known)
+        keys = auth.throttle_keys(sent or None, address, subject, known)
 
         # 1. Charge the attempt before evaluating it (own transaction, committed even on failure).
         charge = functools.partial(sessions.charge, keys, staff, subject, known)

@@ -29,10 +29,10 @@ class ClockEntryController(Controller):
     tags = ["jobs"]
 
     @get("/review", guards=[requires("clock.review")])
-    async def review_list(self) -> dict[str, Any]:
+    async def review_list(self, request: Request) -> dict[str, Any]:
         """Entries with taps flagged for review (late, before their job or before the person's working
-        day) that no foreman or manager has looked at yet, oldest first."""
-        return await clock_entries.review_list()
+        day) that no foreman or manager has looked at yet, oldest first; not the reviewer's own."""
+        return await clock_entries.review_list(current_user(request).id)
 
     @post("/{entry_id:int}/review", guards=[requires("clock.review")], status_code=200)
     async def review(self, request: Request, entry_id: Id) -> Response[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from api import admin, auth, policy
-from api.tables import QcTemplate, QcTemplateItem, Staff
+from api.tables import Event, QcTemplate, QcTemplateItem, Shop, Staff
 from tests.factories import client, make_staff, signed_in
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
@@ -257,3 +258,43 @@ def test_the_staff_view_is_staff_without_the_pin_hash() -> None:
     assert "pin_hash" not in {c._meta.name for c in admin.StaffAdmin._meta.columns}
     assert admin.StaffAdmin._meta.tablename == Staff._meta.tablename
     assert {r.value for r in admin.Role} == set(policy.ROLES)
+
+
+async def shop_events() -> list[dict[str, Any]]:
+    rows = await Event.select().where(Event.type == "shop.updated").order_by(Event.seq)
+    return [{**json.loads(r["data"]), "actor": r["actor"]} for r in rows]
+
+
+async def test_shop_changes_in_admin_are_commands_that_reach_the_screens(app: Any, manager: Any) -> None:
+    """Issue 11 item 6: an hours change in /admin is announced (shop.updated, with the shop as the
+    screens read it) so open tablets follow; the time zone stays as set up."""
+    c, me = manager
+    new = (await c.get("/admin/api/tables/shop/new/")).json()
+    body = {**new, "name": "Shunda", "timezone": "Asia/Shanghai", "language": "zh-CN"}
+    assert (await c.post("/admin/api/tables/shop/", json=body)).status_code == 201
+    (added,) = await shop_events()
+    assert added["shop"]["hours"] == {"opens": "08:30", "closes": "18:00", "days": [1, 2, 3, 4, 5, 6, 7]}
+    assert added["staff_ids"] == [me["id"]] and added["actor"] == f"staff:{me['id']}"
+    (row,) = (await c.get("/admin/api/tables/shop/")).json()["rows"]
+    url = f"/admin/api/tables/shop/{row['id']}/"
+
+    # The admin's form sends every field: the unchanged zone (and creation time) with the new hours.
+    r = await c.patch(url, json={**row, "closes": "17:00", "open_days": "12345"})
+    assert r.status_code == 200 and r.json()["closes"] == "17:00", r.text
+    changed = (await shop_events())[-1]
+    assert changed["shop"] == (await c.get("/api/shop")).json()
+    assert changed["shop"]["hours"] == {"opens": "08:30", "closes": "17:00", "days": [1, 2, 3, 4, 5]}
+
+    # Another zone would renumber the day's orders and re-cut the day reports: refused, nothing saved.
+    for zone in ("Europe/Berlin", "Mars/Olympus"):
+        r = await c.patch(url, json={"timezone": zone, "name": "Renamed"})
+        assert r.status_code == 422 and r.json()["code"] == "shop.timezone_fixed", r.text
+    shown = (await c.get("/api/shop")).json()
+    assert (shown["timezone"], shown["name"]) == ("Asia/Shanghai", "Shunda")
+    # Saving without a change announces nothing; a change of name is announced like the hours.
+    assert (await c.patch(url, json={"closes": "17:00"})).status_code == 200
+    assert len(await shop_events()) == 2
+    assert (await c.patch(url, json={"created_at": "2001-01-01T00:00:00+00:00"})).status_code == 200
+    assert (await c.patch(url, json={"name": " Shunda Motors "})).status_code == 200
+    assert [e["shop"]["name"] for e in await shop_events()] == ["Shunda", "Shunda", "Shunda Motors"]
+    assert (await Shop.select(Shop.created_at).first())["created_at"].year != 2001

@@ -16,18 +16,13 @@ import pytest
 
 from api import clock, clockbook
 from api.tables import ClockCorrection, Event, Job
-from tests.factories import ro_body, signed_in
+from tests.factories import ro_body, signed_in, tapped
 
 _keys = itertools.count()
 
 
 def key() -> dict[str, str]:
     return {"Idempotency-Key": f"review-{next(_keys)}-{random.random()}"}
-
-
-def tapped(at: datetime, **body: Any) -> dict[str, Any]:
-    """A tap made at `at` on a tablet whose clock is right, sent now (e.g. after a time offline)."""
-    return {**body, "device_time": at.isoformat(), "device_sent_at": datetime.now(UTC).isoformat()}
 
 
 async def job_for(app: Any, advisor: httpx.AsyncClient, tech_id: int, n: int = 1) -> list[int]:
@@ -162,3 +157,22 @@ async def test_a_new_reason_on_a_reviewed_entry_brings_it_back(
         assert [(e["id"], e["review_reasons"]) for e in await review_list(foreman)] == [
             (entry_id, ["late_tap", "before_job"])
         ]
+
+
+async def test_the_review_list_leaves_out_the_reviewers_own_entries(app: Any, clean: None) -> None:
+    """A foreman works jobs too: their own flagged taps are someone else's to review (reviewing them
+    is refused with clock.own_review), so their list does not offer them."""
+    advisor, _ = await signed_in(app, "advisor")
+    foreman, me = await signed_in(app, "foreman")
+    other, _ = await signed_in(app, "foreman")
+    async with contextlib.aclosing(advisor), contextlib.aclosing(foreman), contextlib.aclosing(other):
+        (job,) = await job_for(app, advisor, me["id"])
+        on = await foreman.post(
+            f"/api/jobs/{job}/clock-on", json=tapped(datetime.now(UTC) - timedelta(hours=5)), headers=key()
+        )
+        assert on.status_code == 200 and on.json()["entry"]["review_reasons"], on.text
+        entry_id = on.json()["entry"]["id"]
+        refused = await foreman.post(f"/api/clock-entries/{entry_id}/review", headers=key())
+        assert refused.status_code == 403 and refused.json()["code"] == "clock.own_review"
+        assert await review_list(foreman) == []
+        assert [e["id"] for e in await review_list(other)] == [entry_id]

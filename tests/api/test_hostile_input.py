@@ -24,6 +24,7 @@ from piccolo.engine import engine_finder
 from PIL import Image
 
 from api.schemas import Strict
+from api.tables import Shop
 from tests.conftest import TABLES_IN_DELETE_ORDER
 from tests.factories import client, in_hours, ro_body, signed_in
 
@@ -127,8 +128,9 @@ def id_routes(app: Litestar) -> list[tuple[str, str, list[str], bool]]:
     return sorted(found)
 
 
+@pytest.mark.parametrize("huge", [HUGE, 2**31], ids=["past-64-bits", "past-postgresql-integer"])
 async def test_every_id_route_refuses_ids_past_64_bits(
-    app: Litestar, world: World, caplog: pytest.LogCaptureFixture
+    app: Litestar, world: World, caplog: pytest.LogCaptureFixture, huge: int
 ) -> None:
     w = world
     routes = id_routes(app)
@@ -141,7 +143,7 @@ async def test_every_id_route_refuses_ids_past_64_bits(
         assert not takes_body or (method, path) in known, f"give {method} {path} a valid body in bodies()"
         url = path.replace("{token:str}", w.token)
         for name in ints:
-            url = url.replace(f"{{{name}:int}}", str(HUGE))
+            url = url.replace(f"{{{name}:int}}", str(huge))
         # A manager may do most things; clocks, findings and confirmations are the floor's.
         r = await w.manager.request(method, url, **_request_kwargs(w, known.get((method, path))))
         if r.status_code == 403:
@@ -153,25 +155,28 @@ async def test_every_id_route_refuses_ids_past_64_bits(
     no_trouble_logged(caplog)
 
 
-async def test_ids_past_64_bits_in_bodies_and_forms(world: World, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("huge", [HUGE, 2**31], ids=["past-64-bits", "past-postgresql-integer"])
+async def test_ids_past_64_bits_in_bodies_and_forms(
+    world: World, caplog: pytest.LogCaptureFixture, huge: int
+) -> None:
     w = world
     job_id = w.ro["jobs"][0]["id"]
     before = await stored()
     approval = await w.anonymous.post(
-        f"/api/status/{w.token}/approvals", json={"job_id": HUGE, "decision": "approve"}
+        f"/api/status/{w.token}/approvals", json={"job_id": huge, "decision": "approve"}
     )
     assert refused(approval, 422)["code"] == "request.number_out_of_range"
-    assign = await w.manager.post(f"/api/jobs/{job_id}/assign", json={"technician_id": HUGE})
+    assign = await w.manager.post(f"/api/jobs/{job_id}/assign", json={"technician_id": huge})
     assert refused(assign, 422)["code"] == "request.number_out_of_range"
     photo = await w.manager.post(
         f"/api/repair-orders/{w.ro['id']}/photos",
         files={"file": ("p.png", png(), "image/png")},
-        data={"kind": "walkaround", "job_id": str(HUGE)},
+        data={"kind": "walkaround", "job_id": str(huge)},
     )
     refused(photo, 400, 422)
     # The customer's no-JavaScript form: back to the page with its own notice, nothing decided.
     form = await w.anonymous.post(
-        f"/s/{w.token}/approvals", data={"job_id": str(HUGE), "decision": "approve"}
+        f"/s/{w.token}/approvals", data={"job_id": str(huge), "decision": "approve"}
     )
     assert form.status_code == 303 and "n=failed" in form.headers["location"]
     assert await stored() == before
@@ -366,4 +371,101 @@ async def test_json_routes_refuse_other_content_types(world: World, caplog: pyte
     # The status page's no-JavaScript forms post form data to their own routes, as before.
     form = await w.anonymous.post(f"/s/{w.token}/survey", data={"score": "9", "comment": "好"})
     assert form.status_code == 303 and "n=" in form.headers["location"]
+    no_trouble_logged(caplog)
+
+
+ADMIN = "/admin/api/tables"
+ADMIN_TABLES = ("staff", "shop", "qc_template", "qc_template_item")
+INT32 = 2**31  # one past PostgreSQL INTEGER (Serial ids, foreign keys, Integer columns)
+
+
+async def admin_rows() -> dict[str, list[dict[str, Any]]]:
+    """Every row of the tables /admin writes: a refused write leaves each as it was."""
+    engine = engine_finder()
+    assert engine is not None
+    return {
+        table: await engine.run_ddl(f"SELECT * FROM {table} ORDER BY id")  # noqa: S608 - constant names
+        for table in ADMIN_TABLES
+    }
+
+
+async def test_admin_writes_refuse_hostile_values(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """/admin is piccolo_admin's CRUD, outside the API's request models: each table's writes get the
+    same guards (NUL, numbers past the column, absurd dates, ids past 64 bits) as a specific 4xx."""
+    w = world
+    new_shop = {
+        **(await w.manager.get(f"{ADMIN}/shop/new/")).json(),
+        "name": "Shunda",
+        "timezone": "Asia/Shanghai",
+        "language": "zh-CN",
+    }
+    for hostile in ({"name": NUL}, {"timezone": "Asia/\x00"}, {"created_at": FAR_FUTURE}):
+        r = await w.manager.post(f"{ADMIN}/shop/", json={**new_shop, **hostile})
+        assert refused(r, 422)["code"].startswith("request."), (hostile, r.text)
+    assert await Shop.count() == 0
+    r = await w.manager.post(f"{ADMIN}/shop/", json=new_shop)
+    assert r.status_code == 201, r.text
+    shop_id = (await w.manager.get(f"{ADMIN}/shop/")).json()["rows"][0]["id"]
+    template = (await w.manager.get(f"{ADMIN}/qc_template/")).json()["rows"][0]["id"]
+    item = (await w.manager.get(f"{ADMIN}/qc_template_item/", params={"template": template})).json()["rows"][
+        0
+    ]
+    new_template = (await w.manager.get(f"{ADMIN}/qc_template/new/")).json()
+    new_item = {
+        **(await w.manager.get(f"{ADMIN}/qc_template_item/new/")).json(),
+        "template": template,
+        "name_en": "Wipers",
+        "name_zh": "雨刮",
+    }
+    staff = f"{ADMIN}/staff/{w.foreman_id}/"
+    shop = f"{ADMIN}/shop/{shop_id}/"
+    template_url = f"{ADMIN}/qc_template/{template}/"
+    item_url = f"{ADMIN}/qc_template_item/{item['id']}/"
+    before, rows = await stored(), await admin_rows()
+    attempts: list[tuple[str, str, dict[str, Any], str]] = [
+        ("PATCH", staff, {"name": NUL}, "request.nul_character"),
+        ("PATCH", staff, {"username": NUL}, "request.nul_character"),
+        ("PATCH", shop, {"name": NUL}, "request.nul_character"),
+        ("PATCH", shop, {"opens": NUL}, "request.nul_character"),
+        ("PATCH", shop, {"language": NUL}, "request.nul_character"),
+        ("PATCH", template_url, {"name": NUL}, "request.nul_character"),
+        ("PATCH", item_url, {"name_en": NUL}, "request.nul_character"),
+        ("PATCH", item_url, {"name_zh": NUL}, "request.nul_character"),
+        ("POST", f"{ADMIN}/qc_template/", {**new_template, "name": NUL}, "request.nul_character"),
+        ("POST", f"{ADMIN}/qc_template_item/", {**new_item, "name_zh": NUL}, "request.nul_character"),
+        ("PATCH", item_url, {"position": HUGE}, "request.number_out_of_range"),
+        ("PATCH", item_url, {"position": INT32}, "request.number_out_of_range"),
+        ("PATCH", item_url, {"template": HUGE}, "request.number_out_of_range"),
+        ("PATCH", item_url, {"template": INT32}, "request.number_out_of_range"),
+        (
+            "POST",
+            f"{ADMIN}/qc_template_item/",
+            {**new_item, "position": -INT32 - 1},
+            "request.number_out_of_range",
+        ),
+        ("PATCH", template_url, {"created_at": LONG_AGO}, "request.date_out_of_range"),
+        ("PATCH", staff, {"created_at": FAR_FUTURE}, "request.date_out_of_range"),
+        (
+            "POST",
+            f"{ADMIN}/qc_template/",
+            {**new_template, "name": "X", "created_at": LONG_AGO},
+            "request.date_out_of_range",
+        ),
+    ]
+    for method, url, body, code in attempts:
+        r = await w.manager.request(method, url, json=body)
+        assert refused(r, 422)["code"] == code, (method, url, body, r.text)
+    for table in ADMIN_TABLES:
+        for bad in (HUGE, INT32, -1):
+            for method in ("GET", "PATCH", "DELETE"):
+                r = await w.manager.request(
+                    method, f"{ADMIN}/{table}/{bad}/", json={} if method == "PATCH" else None
+                )
+                assert refused(r, 400, 404)["code"] == "request.id_out_of_range", (method, table, bad, r.text)
+    # The lists' filters reach the database too.
+    for params in ({"name": NUL}, {"position": str(HUGE)}, {"id": str(INT32)}):
+        table = "qc_template_item" if "position" in params else "qc_template"
+        r = await w.manager.get(f"{ADMIN}/{table}/", params=params)
+        assert r.status_code == 400 and r.json().get("code"), (params, r.text)
+    assert await stored() == before and await admin_rows() == rows
     no_trouble_logged(caplog)

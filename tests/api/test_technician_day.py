@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from api import autostop, clockbook, shop
 from api import settings as bayline_settings
 from api.tables import ClockCorrection, ClockEntry, ClockEvent, Event, Job
-from tests.factories import ro_body, signed_in
+from tests.factories import ro_body, signed_in, tapped
 
 _keys = itertools.count()
 
@@ -356,10 +356,6 @@ async def test_a_job_started_before_start_my_day_opens_the_day(app: Any, clean: 
         now = datetime.now(UTC)
         t0 = now - timedelta(hours=2)
 
-        def tapped(at: datetime, **body: Any) -> dict[str, Any]:
-            # A tablet with a right clock that sends now what was tapped at `at` (no skew to correct).
-            return {**body, "device_time": iso(at), "device_sent_at": iso(datetime.now(UTC))}
-
         on = await tech.post(f"/api/jobs/{a}/clock-on", json=tapped(t0), headers=key())
         assert on.status_code == 200, on.text
         day = (await tech.get("/api/me/jobs")).json()["attendance"]
@@ -403,9 +399,6 @@ async def test_an_earlier_start_moves_back_a_day_a_job_start_opened(app: Any, cl
     async with contextlib.aclosing(advisor), contextlib.aclosing(tech):
         now = datetime.now(UTC)
 
-        def tapped(at: datetime, **body: Any) -> dict[str, Any]:
-            return {**body, "device_time": iso(at), "device_sent_at": iso(datetime.now(UTC))}
-
         await Job.update({Job.created_at: now - timedelta(hours=2)}).where(Job.id.is_in([a, b]))
         first = await tech.post(
             f"/api/jobs/{b}/clock-on", json=tapped(now - timedelta(minutes=30)), headers=key()
@@ -430,3 +423,42 @@ async def test_an_earlier_start_moves_back_a_day_a_job_start_opened(app: Any, cl
         day = (await tech.get("/api/me/jobs")).json()["attendance"]
         assert datetime.fromisoformat(day["clock_in_at"]) == now - timedelta(minutes=10)
         assert day["opened_by"] == "person"
+
+
+async def test_utilisation_counts_job_time_inside_the_working_day_only(app: Any, clean: None) -> None:
+    """Issue 11 item 5: a job start tapped before the day the person opened is taken and flagged, but
+    the time before the day is not attended time: it must not push utilisation past 100 %."""
+    advisor, tech, _, (a, _b) = await setup_jobs(app)
+    foreman, _ = await signed_in(app, "foreman")
+    async with contextlib.aclosing(advisor), contextlib.aclosing(tech), contextlib.aclosing(foreman):
+        now = datetime.now(UTC)
+        await Job.update({Job.created_at: now - timedelta(hours=3)}).where(Job.id == a)
+        day = await tech.post(
+            "/api/attendance/clock-in", json=tapped(now - timedelta(minutes=60)), headers=key()
+        )
+        assert day.status_code == 201, day.text
+        # The start waited on another tablet: two hours ago, an hour before the day began.
+        on = await tech.post(
+            f"/api/jobs/{a}/clock-on", json=tapped(now - timedelta(minutes=120)), headers=key()
+        )
+        assert on.status_code == 200 and on.json()["entry"]["review_reasons"] == ["before_day"], on.text
+        off = await tech.post(
+            f"/api/jobs/{a}/clock-off",
+            json=tapped(now - timedelta(minutes=20), reason="break"),
+            headers=key(),
+        )
+        assert off.status_code == 200, off.text
+        out = await tech.post("/api/attendance/clock-out", json=tapped(now), headers=key())
+        assert out.status_code == 200, out.text
+
+        # The two hours may straddle midnight in the shop's zone: every day they touch is read.
+        zone = ZoneInfo(await shop.timezone())
+        days = sorted({(now - timedelta(minutes=120)).astimezone(zone).date(), now.astimezone(zone).date()})
+        rows = []
+        for day_ in days:
+            report = (await foreman.get(f"/api/attendance/day?day={day_.isoformat()}")).json()
+            rows.extend(t for t in report["technicians"] if t["clocked_minutes"] or t["attended_minutes"])
+        assert rows and all(r["utilisation"] is not None and r["utilisation"] <= 1 for r in rows), rows
+        assert 59 <= sum(r["attended_minutes"] for r in rows) <= 61, rows
+        # Of the job's 100 minutes, the 40 inside the day count.
+        assert 39 <= sum(r["clocked_minutes"] for r in rows) <= 41, rows

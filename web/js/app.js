@@ -9,7 +9,7 @@ import * as newRoScreen from './new-ro.js';
 import * as walkaroundScreen from './walkaround.js';
 import * as myJobsScreen from './my-jobs.js';
 import * as qcScreen from './qc.js';
-import { onSessionEnded, startLive, stopLive } from './live.js';
+import { onLiveEvent, onSessionEnded, startLive, stopLive } from './live.js';
 import './photo-queue.js'; // moves photos queued by an older version of the app into the outbox
 import { setOutboxUser, unsent, onOutbox, kick as kickOutbox } from './outbox.js';
 import { confirmBig } from './clock.js';
@@ -107,15 +107,30 @@ const ctx = {
   },
   async loadShop() {
     try {
-      state.shop = await get('/api/shop');
-      if (state.shop?.timezone) setShopTimeZone(state.shop.timezone);
-      if (state.user) rememberSession(state.user, state.shop, lastActivity);
+      useShop(await get('/api/shop'));
     } catch {
       /* keep the previous / default zone; screens still work */
     }
     renderTopbar();
   },
 };
+
+function useShop(shop) {
+  state.shop = shop;
+  if (shop?.timezone) setShopTimeZone(shop.timezone);
+  if (state.user) rememberSession(state.user, state.shop, lastActivity);
+}
+
+// A manager changed the shop in /admin (name, opening hours): the event carries it as /api/shop
+// serves it, so every screen opened from now on (and the top bar) uses it without a reload; open
+// promise choices follow the same event (web/js/promise.js). After a gap the stream cannot fill
+// (resync), the shop is read again like every screen's data.
+onLiveEvent((m) => {
+  if (m.type === 'shop.updated' && m.data?.shop) {
+    useShop(m.data.shop);
+    renderTopbar();
+  } else if (m.type === 'resync' && state.user) ctx.loadShop();
+});
 
 // ---------- router ----------
 

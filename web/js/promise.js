@@ -9,6 +9,7 @@ import { clear, h, toast } from './dom.js';
 import { field, formBanner, showError, clearError } from './forms.js';
 import { afterOpenHours, promiseChoices } from './hours.js';
 import { toInputs, zonedToIso, shopDate } from './time.js';
+import { onLiveEvent } from './live.js';
 
 export const REASONS = ['parts', 'extraWork', 'diagnosis', 'busy', 'rework', 'customer', 'earlier'];
 
@@ -121,7 +122,8 @@ export function openPromiseDialog(ro, { onSaved, hours } = {}) {
  */
 export function promiseChips({ shopHours, onPick }) {
   const row = h('div', { class: 'chips', role: 'group', 'data-testid': 'promise-choices', tattrs: { 'aria-label': 'promise.quickChoices' } });
-  const choices = () => promiseChoices({ zone: getShopTimeZone(), shopHours, now: new Date(), lang: getLang() });
+  let hours = shopHours;
+  const choices = () => promiseChoices({ zone: getShopTimeZone(), shopHours: hours, now: new Date(), lang: getLang() });
   let shown = '';
   function paint() {
     const list = choices();
@@ -143,9 +145,16 @@ export function promiseChips({ shopHours, onPick }) {
   paint();
   const timer = setInterval(() => (row.isConnected ? paint() : stop()), 30000);
   const offLang = onLangChange(paint);
+  // A manager changed the opening hours in /admin: the choices follow while the form is open.
+  const offShop = onLiveEvent((m) => {
+    if (m.type !== 'shop.updated' || !m.data?.shop?.hours) return;
+    hours = m.data.shop.hours;
+    paint();
+  });
   function stop() {
     clearInterval(timer);
     offLang();
+    offShop();
   }
   return { el: row, stop };
 }
