@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import enum
 import logging
 import math
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -252,17 +250,6 @@ class RedisCounter:
     async def close(self) -> None:
         await self.redis.aclose()
 
-    def shut_down(self) -> None:
-        """End the connections of a loop that cannot run again here (nothing can be awaited there):
-        Redis lets go of them at once; the sockets themselves go with their transports."""
-        pool = self.redis.connection_pool
-        for connection in [*pool._available_connections, *pool._in_use_connections]:
-            writer = getattr(connection, "_writer", None)
-            sock = writer.get_extra_info("socket") if writer is not None else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
 
 Counter = MemoryCounter | RedisCounter
 
@@ -300,8 +287,9 @@ _closing: set[concurrent.futures.Future[None]] = set()
 
 
 def _retire(limiter: StatusLinkLimiter | None, loop: asyncio.AbstractEventLoop | None) -> None:
-    """Close a Redis client this process no longer uses: on its own loop (its connections belong to
-    it) when that loop is running, else by shutting its connections down."""
+    """Close a Redis client this process no longer uses, on its own loop (its connections belong to
+    it). A server runs one loop for its whole life, so only tests move between loops; a loop that has
+    already ended cannot run the close, and its connections go when they are collected."""
     counter = limiter.counter if limiter else None
     if not isinstance(counter, RedisCounter) or loop is None:
         return
@@ -309,8 +297,6 @@ def _retire(limiter: StatusLinkLimiter | None, loop: asyncio.AbstractEventLoop |
         closing = asyncio.run_coroutine_threadsafe(counter.close(), loop)
         _closing.add(closing)
         closing.add_done_callback(_closing.discard)
-    else:
-        counter.shut_down()
 
 
 def limiter() -> StatusLinkLimiter:
