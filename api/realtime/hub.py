@@ -4,6 +4,12 @@ Each connected socket is a Subscriber with a bounded backlog. The pump wakes on 
 POLL_SECONDS as a safety net), reads events after the last seq it saw, and hands each subscriber
 the messages its stream may carry, serialised once per stream kind. Events committed in this
 process skip the read: the command hands its rows over right after COMMIT (committed_here).
+
+Each message is also framed once (a WebSocket text frame, the same bytes for every socket) and
+written straight to the socket of every subscriber that is idle: its handler waits, nothing is
+queued for it, and its transport is not paused. Only the others get it queued in their backlog and
+their handler woken, which sends it in order. At thousands of sockets per event, one task wake-up
+and one trip through the ASGI send per socket were most of the fan-out time.
 A subscriber whose backlog overflows is marked slow; its handler closes it with 1013 and the client
 resumes by seq.
 
@@ -20,8 +26,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +44,12 @@ READ_BATCH = 500
 SESSION_CHECK_SECONDS = 3.0
 
 
-@dataclass(eq=False)
+# Writes one whole frame to the socket now and says True, or says False when it cannot (the transport
+# is paused or closing): the frame must then go through the queue.
+Writer = Callable[[bytes], bool]
+
+
+@dataclass(eq=False, slots=True)
 class Subscriber:
     """One open stream: the shop's (all events) or one repair order's customer view."""
 
@@ -48,21 +60,49 @@ class Subscriber:
     slow: bool = False
     ended: bool = False  # the session is over: the handler closes the socket (4401)
     ping_due: bool = False
+    last: int = 0  # the highest seq this socket has been given (by its handler or written straight)
+    # Set by the handler only while it waits with nothing queued: then, and only then, the hub may
+    # write to the socket itself (the handler is not in the middle of a send, so order is kept).
+    writer: Writer | None = None
 
     def end(self) -> None:
         self.ended = True
+        self.writer = None
         self.backlog.clear()
         self.wake.set()
 
-    def offer(self, seq: int, text: str) -> None:
-        if self.slow or self.ended:
-            return
+    def offer(self, seq: int, text: str, frame: bytes = b"") -> bool:
+        """Give the socket one message: written straight when it can be (True), else queued."""
+        if self.slow or self.ended or seq <= self.last:
+            return False
+        writer = self.writer
+        if writer is not None and frame and writer(frame):
+            self.last = seq
+            return True
+        self.writer = None  # paused or closing: from now on the handler sends, in order
         if len(self.backlog) >= MAX_BACKLOG:
             self.slow = True
             self.backlog.clear()  # the client will resume from its last seq after 1013
         else:
             self.backlog.append((seq, text))
         self.wake.set()
+        return False
+
+
+def frame(text: str) -> bytes:
+    """`text` as one unmasked, uncompressed WebSocket text frame (RFC 6455 5.2), as a server sends it.
+
+    Permessage-deflate lets any message go uncompressed (RFC 7692 6: RSV1 clear), so the same bytes
+    suit every socket whatever it negotiated."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 65536:
+        head = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x81, 127, size)
+    return head + payload
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -86,6 +126,13 @@ def sessions_ended_by(row: dict[str, Any]) -> set[int]:
     return {int(s) for s in (data.get("session"), data.get("ended_session")) if s is not None}
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 async def last_seq() -> int:
     row = await Event.select(Event.seq).order_by(Event.seq, ascending=False).first()
     return int(row["seq"]) if row else 0
@@ -98,9 +145,11 @@ class Hub:
         self.staff: set[Subscriber] = set()
         self.customers: dict[int, set[Subscriber]] = {}
         self.seen = 0
+        self.written_direct = 0  # messages the fan-out wrote to sockets itself (the rest were queued)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._bus: hints.HintBus | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe_local = hints.subscribe(self.committed_here)
 
     def add(self, subscriber: Subscriber) -> None:
@@ -138,9 +187,21 @@ class Hub:
     def committed_here(self, rows: list[dict[str, Any]]) -> None:
         """Rows this process just committed: push them at once when they follow what was sent.
 
+        At once means at the loop's next turn: the command that committed them answers its client
+        first (writing to thousands of sockets takes tens of milliseconds), and the socket
+        transports are touched only from the loop's thread even when the commit was made elsewhere.
         Any gap (another worker's events in between, or a commit while the pump was reading) and the
         pump reads the table instead; seq order is never broken and nothing is skipped.
         """
+        loop = self._loop
+        if loop is None:  # not started: nobody to push to
+            return
+        if _running_loop() is loop:
+            loop.call_soon(self._push_committed, rows)
+        else:
+            loop.call_soon_threadsafe(self._push_committed, rows)
+
+    def _push_committed(self, rows: list[dict[str, Any]]) -> None:
         if self._tasks and rows and int(rows[0]["seq"]) == self.seen + 1:
             for row in rows:
                 self._fan_out(row)
@@ -155,6 +216,7 @@ class Hub:
 
     async def start(self, bus: hints.HintBus) -> None:
         self.seen = await last_seq()
+        self._loop = asyncio.get_running_loop()
         self._bus = bus
         hints.use_bus(bus)
         await bus.start(self.hinted)
@@ -207,22 +269,26 @@ class Hub:
                 return
 
     def _fan_out(self, row: dict[str, Any]) -> None:
-        """Serialise once per stream kind, then hand the same text to every subscriber."""
+        """Serialise and frame once per stream kind, then hand the same bytes to every subscriber."""
         seq = int(row["seq"])
+        direct = 0
         if self.staff:
             ended = sessions_ended_by(row)
             if ended:
                 self.end_sessions(ended)  # before the offer: an ended stream gets nothing more
             staff_text = encode(projection.message(row, customer=False) or {})
+            staff_frame = frame(staff_text)
             for sub in self.staff:
-                sub.offer(seq, staff_text)
+                direct += sub.offer(seq, staff_text, staff_frame)
         pages = self.customers.get(row["repair_order"]) if row["repair_order"] is not None else None
         if pages:
             msg = projection.message(row, customer=True)
             if msg is not None:
                 customer_text = encode(msg)
+                customer_frame = frame(customer_text)
                 for sub in pages:
-                    sub.offer(seq, customer_text)
+                    direct += sub.offer(seq, customer_text, customer_frame)
+        self.written_direct += direct
 
 
 _hub: Hub | None = None

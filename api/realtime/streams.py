@@ -3,6 +3,10 @@
 Order on connect: subscribe to the hub first, then replay events after `since` from the database,
 then forward live ones, dropping any seq already sent. Nothing is awaited between subscribing and
 reading, so no event can fall between the two.
+
+Live, the handler mostly sleeps: while it waits with nothing queued it lends the hub a writer, and
+the hub puts each event's frame on the socket itself (hub.py). The handler sends only what was
+queued (a paused or closing transport), the replay, pings and the close.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
@@ -72,6 +78,71 @@ async def _listen(socket: WebSocket, customer: bool, heard: list[float]) -> str:
             return "read-only"
 
 
+def _server_protocol(send: Callable[..., Any], depth: int = 0) -> Any:
+    """The uvicorn connection under an ASGI `send`, or None.
+
+    Litestar hands the handler its send wrapped in closures (the connection state check, the
+    before_send hooks); the innermost is the bound `send` of uvicorn's websockets-sansio protocol.
+    """
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    owner = getattr(send, "__self__", None)
+    if isinstance(owner, WebSocketsSansIOProtocol):
+        return owner
+    if depth < 4:
+        for cell in getattr(send, "__closure__", None) or ():
+            try:
+                inner = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                continue
+            if inner is not send and (hasattr(inner, "__code__") or hasattr(inner, "__self__")):
+                found = _server_protocol(inner, depth + 1)
+                if found is not None:
+                    return found
+    return None
+
+
+class SocketWriter:
+    """Writes a prepared frame straight to one socket's transport, unless that would be wrong now.
+
+    It refuses (False) when uvicorn's flow control has paused writing (the transport holds more than
+    its high-water mark: a slow reader), and once the closing handshake has begun; the hub then queues
+    the message and the handler sends it through uvicorn, which waits for the transport to drain.
+    """
+
+    __slots__ = ("_open", "connection", "protocol", "transport", "writable")
+
+    def __init__(self, protocol: Any) -> None:
+        from websockets.protocol import State
+
+        self.protocol = protocol
+        self.transport = protocol.transport
+        self.writable = protocol.writable  # uvicorn clears it in pause_writing()
+        self.connection = protocol.conn
+        self._open = State.OPEN
+
+    def __call__(self, frame: bytes) -> bool:
+        if (
+            not self.writable.is_set()
+            or self.protocol.close_sent
+            or self.connection.state is not self._open
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
+
+
+def direct_writer(socket: WebSocket) -> SocketWriter | None:
+    """A writer for this socket where the server is uvicorn's websockets-sansio protocol (the one
+    `uvicorn` picks with websockets installed); elsewhere None, and every message is queued."""
+    try:
+        protocol = _server_protocol(socket.send)
+        return None if protocol is None else SocketWriter(protocol)
+    except (ImportError, AttributeError):  # another server, or a uvicorn whose insides have moved
+        return None
+
+
 def _schedule_ping(sub: hubs.Subscriber) -> asyncio.TimerHandle:
     """In PING_SECONDS, ask the socket's loop to send an application-level ping."""
 
@@ -108,16 +179,17 @@ async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | No
         if since is None:
             # The customer's page wants the whole story; a staff board starts from now.
             since = 0 if customer else hub.seen
-        last = since
+        sub.last = since  # from here, the hub queues only what comes after it
         while True:
-            rows = await hubs.read_after(last, ro=customer_ro)
+            rows = await hubs.read_after(sub.last, ro=customer_ro)
             for row in rows:
                 message = projection.message(row, customer=customer)
-                last = int(row["seq"])
+                sub.last = int(row["seq"])
                 if message is not None:
                     await socket.send_text(hubs.encode(message))
             if len(rows) < hubs.READ_BATCH:
                 break
+        writer = direct_writer(socket)
         heard = [time.monotonic()]
         listener = asyncio.create_task(_listen(socket, customer, heard))
         listener.add_done_callback(lambda _: sub.wake.set())  # a leaving client ends the loop at once
@@ -125,7 +197,11 @@ async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | No
         # One plain wait per wake-up: no wait_for() (it costs a Task and a timer per message, which at
         # thousands of sockets per event was most of the fan-out time). Pings come from a timer.
         while True:
+            # Idle with nothing queued (the drain below leaves the backlog empty and nothing was
+            # awaited since): the hub may write to the socket until it queues something or wakes us.
+            sub.writer = writer
             await sub.wake.wait()
+            sub.writer = None
             sub.wake.clear()
             if sub.ended:
                 await _close_signed_out(socket)
@@ -138,7 +214,7 @@ async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | No
                 return
             if sub.slow:
                 await socket.close(
-                    code=TRY_AGAIN_LATER, reason=f"too far behind: reconnect with since={last}"
+                    code=TRY_AGAIN_LATER, reason=f"too far behind: reconnect with since={sub.last}"
                 )
                 return
             if sub.ping_due:
@@ -150,12 +226,13 @@ async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | No
                 ping_timer = _schedule_ping(sub)
             while sub.backlog:
                 seq, text = sub.backlog.popleft()
-                if seq > last:
+                if seq > sub.last:
+                    sub.last = seq
                     await socket.send_text(text)
-                    last = seq
     except WebSocketDisconnect:
         return
     finally:
+        sub.writer = None
         hub.remove(sub)
         if ping_timer is not None:
             ping_timer.cancel()

@@ -7,6 +7,7 @@ What it measures (servers pinned to CPU 0, this client process to CPU 1, loopbac
   * the floor: a bare `websockets` server; one control message → `websockets.broadcast()` to N sockets;
   * Bayline's shop board: N staff sockets on /ws/shop of a real `python -m api serve` (SQLite);
     one `POST /api/repair-orders/{id}/promise` (transaction + idempotency key + event row) → every board;
+    both servers run at once with their N sockets each, and the events alternate between them;
   * customer push: 5,000 status pages (5 per repair order on 1,000 repair orders) on /ws/status/{token};
     a promise change on one repair order → its 5 pages;
   * the status page's first response on the wire (gzip) against the 14 KB initial window.
@@ -336,57 +337,59 @@ class Staff:
 # ---------- cases ----------
 
 
-async def floor_case(n: int) -> list[float]:
+async def board_case(n: int) -> tuple[list[float], list[float], list[float], list[float]]:
+    """N board sockets on each server, both up at once; the events alternate between the floor and
+    Bayline, so that whatever else runs on this machine meanwhile falls on both alike."""
     from websockets.asyncio.client import connect
 
-    with raw_server() as port:
-        bench = Round()
-        receivers = await open_receivers(port, ["/sub"] * n, bench)
-        async with connect(f"ws://127.0.0.1:{port}/pub", compression=None) as pub:
-            message = json.dumps({"seq": 0, "type": "promise.changed", "data": {"reason": "x" * 60}})
-            latencies: list[float] = []
-            for i in range(EVENTS + 3):
-                bench.arm(set(receivers))
-                await pub.send(message)
-                await asyncio.wait_for(bench.done.wait(), 60)
-                if i >= 3:  # warm-up rounds are not counted
-                    latencies += [(t - bench.t0) * 1000 for t in bench.arrivals]
-                await asyncio.sleep(0.05)
-        close_all(receivers)
-        return latencies
-
-
-async def board_case(n: int) -> tuple[list[float], list[float], list[float]]:
-    with bayline_server() as (port, _, _):
+    with raw_server() as raw_port, bayline_server() as (port, _, _):
         staff = Staff(port)
         cookie = await staff.sign_in()
         ro = await staff.new_ro(1)
-        bench = Round()
-        receivers = await open_receivers(port, ["/ws/shop"] * n, bench, headers=f"Cookie: {cookie}\r\n")
-        push, end_to_end, command_ms = await rounds(staff, bench, lambda: (ro, set(receivers)), EVENTS)
+        on_floor, on_ours = Round(), Round()
+        floor_receivers = await open_receivers(raw_port, ["/sub"] * n, on_floor)
+        receivers = await open_receivers(port, ["/ws/shop"] * n, on_ours, headers=f"Cookie: {cookie}\r\n")
+        floor: list[float] = []
+        push: list[float] = []
+        end_to_end: list[float] = []
+        command_ms: list[float] = []
+        async with connect(f"ws://127.0.0.1:{raw_port}/pub", compression=None) as pub:
+            message = json.dumps({"seq": 0, "type": "promise.changed", "data": {"reason": "x" * 60}})
+            for i in range(EVENTS + 3):
+                on_floor.arm(set(floor_receivers))
+                await pub.send(message)
+                await asyncio.wait_for(on_floor.done.wait(), 60)
+                if i >= 3:  # warm-up rounds are not counted
+                    floor += [(t - on_floor.t0) * 1000 for t in on_floor.arrivals]
+                await asyncio.sleep(0.05)
+                p, e, c = await rounds(staff, on_ours, lambda: (ro, set(receivers)), 1, warm_up=0, step=i)
+                if i >= 3:
+                    push, end_to_end, command_ms = push + p, end_to_end + e, command_ms + c
+                await asyncio.sleep(0.02)
+        close_all(floor_receivers)
         close_all(receivers)
         await staff.http.aclose()
-        return push, end_to_end, command_ms
+        return floor, push, end_to_end, command_ms
 
 
 async def rounds(
-    staff: Staff, bench: Round, pick: Any, count: int
+    staff: Staff, bench: Round, pick: Any, count: int, warm_up: int = 3, step: int = 0
 ) -> tuple[list[float], list[float], list[float]]:
-    """`count` promise changes (after 3 warm-up ones). Two clocks per delivery: from the COMMIT (the
+    """`count` promise changes (after `warm_up` ones). Two clocks per delivery: from the COMMIT (the
     push leg, comparable to the floor's publish; the commit instant is the POST's start plus the
     server's `Server-Timing: commit;dur=`, which starts after the session check, so this errs long)
     and from before the POST (end to end, including the durable SQLite commit)."""
     push: list[float] = []
     end_to_end: list[float] = []
     command_ms: list[float] = []
-    for i in range(count + 3):
+    for i in range(count + warm_up):
         ro, expected = pick()
         bench.arm(expected)
-        await staff.move_promise(ro["id"], i)
+        await staff.move_promise(ro["id"], step + i)
         acked = time.monotonic()
         committed = bench.t0 + staff.commit_ms / 1000
         await asyncio.wait_for(bench.done.wait(), 60)
-        if i >= 3:
+        if i >= warm_up:
             command_ms.append((acked - bench.t0) * 1000)
             push += [(t - committed) * 1000 for t in bench.arrivals]
             end_to_end += [(t - bench.t0) * 1000 for t in bench.arrivals]
@@ -438,10 +441,12 @@ def summary(name: str, lat: list[float]) -> str:
 async def main(sizes: list[int], pages: int) -> None:
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {1})
-    print(f"bench_live: {EVENTS} events per case, servers on CPU 0, client on CPU 1")
+    print(
+        f"bench_live: {EVENTS} events per case, servers on CPU 0, client on CPU 1; "
+        "board events alternate floor / Bayline"
+    )
     for n in sizes:
-        floor = await floor_case(n)
-        ours, end_to_end, command = await board_case(n)
+        floor, ours, end_to_end, command = await board_case(n)
         print(summary(f"floor: websockets broadcast N={n}", floor))
         print(summary(f"bayline /ws/shop push N={n}", ours))
         print(summary("  end to end incl. the command", end_to_end))
