@@ -110,9 +110,8 @@ async def execute(
             "device_seq": stamp.seq if stamp else None,
             "device_at": stamp.at if stamp else None,
         }
-        committed: list[dict[str, Any]] = []
-        for event in outcome.events:
-            row = Event(
+        rows = [
+            Event(
                 type=event.type,
                 at=at,
                 repair_order=event.ro,
@@ -121,10 +120,18 @@ async def execute(
                 **stamped,
                 received_at=received,
             )
-            await row.save()
-            committed.append(
-                {"seq": int(row.seq), "type": row.type, "at": at, "repair_order": event.ro, "data": row.data}
-            )
+            for event in outcome.events
+        ]
+        committed: list[dict[str, Any]] = []
+        if rows:
+            # One INSERT for all of them. Rows get their seq in VALUES order; RETURNING's own order
+            # is not promised, so the seqs are sorted before they are matched to the events.
+            inserted = await Event.insert(*rows).returning(Event.seq)
+            seqs = sorted(int(r["seq"]) for r in inserted)
+            committed = [
+                {"seq": seq, "type": row.type, "at": at, "repair_order": event.ro, "data": row.data}
+                for seq, row, event in zip(seqs, rows, outcome.events, strict=True)
+            ]
         if scoped is not None and 200 <= outcome.status_code < 300:
             await IdempotencyRecord(
                 scoped_key=scoped,

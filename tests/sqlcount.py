@@ -1,0 +1,59 @@
+"""Count the SQL statements a piece of work sends to the database (tests and benchmarks).
+
+One hook on the engine class: every ORM query and raw statement goes through `run_querystring` or
+`run_ddl`, on SQLite and PostgreSQL alike. Transaction control (BEGIN, SAVEPOINT, COMMIT) is not
+counted: it is the command path's, the same for every command. Only statements made in the context
+that opened `counting()` (and the tasks it starts) are counted, so the hub's polling or another
+test's traffic in the same process never adds to a request's figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+from piccolo.engine.base import Engine
+
+_statements: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("sql_statements", default=None)
+_HOOKED = "_bayline_sql_counted"
+
+
+def install(engine: Engine) -> None:
+    """Hook the engine's class once (PostgresEngine has __slots__: an instance cannot be patched)."""
+    cls = type(engine)
+    if getattr(cls, _HOOKED, False):
+        return
+    original_qs = cls.run_querystring
+    original_ddl = cls.run_ddl
+
+    @functools.wraps(original_qs)
+    async def run_querystring(self: Engine, querystring: Any, *args: Any, **kwargs: Any) -> Any:
+        seen = _statements.get()
+        if seen is not None:
+            seen.append(str(querystring))
+        return await original_qs(self, querystring, *args, **kwargs)
+
+    @functools.wraps(original_ddl)
+    async def run_ddl(self: Engine, ddl: str, *args: Any, **kwargs: Any) -> Any:
+        seen = _statements.get()
+        if seen is not None:
+            seen.append(ddl)
+        return await original_ddl(self, ddl, *args, **kwargs)
+
+    cls.run_querystring = run_querystring  # type: ignore[method-assign]
+    cls.run_ddl = run_ddl  # type: ignore[method-assign]
+    setattr(cls, _HOOKED, True)
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[list[str]]:
+    """The statements run inside the block, in order (the list fills as they run)."""
+    seen: list[str] = []
+    token = _statements.set(seen)
+    try:
+        yield seen
+    finally:
+        _statements.reset(token)
