@@ -22,14 +22,15 @@ async def start_day(person: int, device_time: datetime | None, sent: datetime | 
     it keeps the earlier of the two starts, and `opened_by` says whose start that is."""
     received = now()
     at, _ = clockbook.effective_time(received, device_time, sent)
-    current = await workday.open_attendance(person)
+    known = await workday.days(person)
+    current = known.open
     if current is not None and current["opened_by"] != workday.JOB_START:
         raise workshop.Conflict(
             "You are already clocked in for the day.",
             code="attendance.already_in",
             attendance=workday.attendance_out(current),
         )
-    day, _ = await workday.begin(person, current, at, workday.PERSON, device_time)
+    day, _ = await workday.begin(person, known, at, workday.PERSON, device_time)
     shown = workday.attendance_out(day)
     return Outcome(201, {"attendance": shown}, [events.attendance_in(shown)])
 
@@ -38,18 +39,20 @@ async def end_day(person: int, device_time: datetime | None, sent: datetime | No
     """Close the person's working day; a job clock still running stops with it (flagged auto-stopped)."""
     received = now()
     at, _ = clockbook.effective_time(received, device_time, sent)
-    current = await workday.open_attendance(person)
+    # One read: the open day and what stopping the clock at `at` (or later) can change.
+    window = await clockstore.load(person, at)
+    current = window.day
     if current is None:
         raise workshop.Conflict(
             "You are not clocked in: there is no working day to end.", code="attendance.not_in"
         )
     at = max(at, current["clock_in_at"])
     review = clockbook.review_reasons(at, received)
-    entries, stopped = await clock.stop_all(person, at, received, key, f"staff:{person}", review)
+    entries, stopped = await clock.stop_all(person, at, received, key, f"staff:{person}", review, window)
     await Attendance.update({Attendance.clock_out_at: at, Attendance.device_out_at: device_time}).where(
         Attendance.id == current["id"]
     )
-    shown = workday.attendance_out(await workday.row(current["id"]))
+    shown = workday.attendance_out({**current, "clock_out_at": at})
     return Outcome(
         200, {"attendance": shown, "auto_stopped": entries}, [events.attendance_out(shown), *stopped]
     )
@@ -60,10 +63,11 @@ async def close_at_cutoff(person: int, cutoff: datetime, current: datetime, key:
     it, and a working day open since before it closes at it, both flagged for the person to check."""
     entries: list[dict[str, Any]] = []
     announced: list[NewEvent] = []
-    running = await clockstore.open_entry(person)
+    window = await clockstore.load(person, cutoff)
+    running = window.open_entry
     if running is not None and running["started_at"] < cutoff:
-        entries, announced = await clock.stop_all(person, cutoff, current, key, "system")
-    day = await workday.open_attendance(person)
+        entries, announced = await clock.stop_all(person, cutoff, current, key, "system", window=window)
+    day = window.day
     body: dict[str, Any] = {"auto_stopped": entries}
     if day is not None and day["clock_in_at"] < cutoff:
         await Attendance.update({Attendance.clock_out_at: cutoff, Attendance.auto_closed: True}).where(
@@ -113,17 +117,23 @@ async def day_report(day: date) -> dict[str, Any]:
         )
         .order_by(Staff.name)
     )
+    # Days and raw entries last less than a day (the runaway-timer guard closes them at its cutoff)
+    # and corrections move times by hours: what touches the day started in the two days before it
+    # at the earliest, so older history is never read.
+    earliest = start - timedelta(days=2)
     result = []
     for person in people:
         attended = await Attendance.select().where(
             (Attendance.staff == person["id"])
+            & (Attendance.clock_in_at >= earliest)
             & (Attendance.clock_in_at < end)
             & ((Attendance.clock_out_at.is_null()) | (Attendance.clock_out_at > start))
         )
         entries = await ClockEntry.select().where(
             (ClockEntry.technician == person["id"])
+            & (ClockEntry.started_at >= earliest)
             & (ClockEntry.started_at < end)
-            & ((ClockEntry.ended_at.is_null()) | (ClockEntry.ended_at > start - timedelta(days=2)))
+            & ((ClockEntry.ended_at.is_null()) | (ClockEntry.ended_at > earliest))
         )
         spans = [clockstore.effective(e) for e in entries]
         days = [(a["clock_in_at"], a["clock_out_at"]) for a in attended]

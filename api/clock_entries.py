@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api import clock, clockbook, clockstore, events, readmodels, workshop
+from api import clockbook, clockstore, events, readmodels, workshop
 from api.commands import Outcome, now
 from api.tables import ClockCorrection, ClockEntry
 
@@ -21,7 +21,12 @@ CHECKERS = ("foreman", "manager")
 
 
 async def _entry(entry_id: int) -> dict[str, Any]:
-    row = await ClockEntry.select().where(ClockEntry.id == entry_id).first()
+    """The entry with its job's title and repair order (what it is shown and announced with)."""
+    row = (
+        await ClockEntry.select(*ClockEntry.all_columns(), ClockEntry.job.title, ClockEntry.job.repair_order)
+        .where(ClockEntry.id == entry_id)
+        .first()
+    )
     if row is None:
         raise workshop.NotFound(
             f"Clock entry {entry_id} does not exist.", code="clock.entry_not_found", params={"id": entry_id}
@@ -34,11 +39,9 @@ def _times(row: dict[str, Any]) -> dict[str, str | None]:
     return {"started_at": started.isoformat(), "ended_at": ended.isoformat() if ended else None}
 
 
-async def _shown(entry_id: int) -> tuple[dict[str, Any], int]:
-    row = await _entry(entry_id)
-    titles = await readmodels.job_titles({row["job"]})
-    ro = (await clock.ros_of({row["job"]}))[row["job"]]
-    return readmodels.entry_out(row, titles), ro
+def _shown(row: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The entry as staff see it (after the change written from `row`), and its repair order."""
+    return readmodels.entry_out(row, {row["job"]: row["job.title"]}), row["job.repair_order"]
 
 
 def check_may_correct(by: int, role: str, row: dict[str, Any]) -> None:
@@ -102,6 +105,7 @@ async def review(entry_id: int, by: int, role: str) -> Outcome:
         raise workshop.Conflict("This entry has nothing left to review.", code="clock.reviewed")
     at = now()
     await ClockEntry.update({ClockEntry.reviewed_at: at}).where(ClockEntry.id == entry_id)
+    row = {**row, "reviewed_at": at}
     await ClockCorrection(
         entry_key=row["on_key"],
         kind="review",
@@ -111,7 +115,7 @@ async def review(entry_id: int, by: int, role: str) -> Outcome:
         after=json.dumps(_times(row)),
         at=at,
     ).save()
-    shown, ro = await _shown(entry_id)
+    shown, ro = _shown(row)
     return Outcome(200, shown, [events.clock_reviewed(ro, shown, by)])
 
 
@@ -124,6 +128,7 @@ async def confirm(entry_id: int, by: int) -> Outcome:
         raise workshop.Conflict("This entry was already checked.", code="clock.confirmed")
     at = now()
     await ClockEntry.update({ClockEntry.confirmed_at: at}).where(ClockEntry.id == entry_id)
+    row = {**row, "confirmed_at": at}
     await ClockCorrection(
         entry_key=row["on_key"],
         kind="confirm",
@@ -132,7 +137,7 @@ async def confirm(entry_id: int, by: int) -> Outcome:
         after=json.dumps(_times(row)),
         at=at,
     ).save()
-    shown, ro = await _shown(entry_id)
+    shown, ro = _shown(row)
     return Outcome(200, shown, [events.clock_confirmed(ro, shown)])
 
 
@@ -164,11 +169,13 @@ async def correct(
                 code="request.naive_time",
                 params={"field": "started_at" if value is new_start else "ended_at"},
             )
+    new_start, new_end = new_start.astimezone(UTC), new_end.astimezone(UTC)
+    at = now()
     if new_end <= new_start:
         raise workshop.Invalid(
             "The end must be after the start.", code="clock.end_before_start", field="ended_at"
         )
-    if new_end > now():
+    if new_end > at:
         raise workshop.Invalid(
             "The end is in the future: a correction records what happened.",
             code="clock.end_in_future",
@@ -178,16 +185,20 @@ async def correct(
         raise workshop.Conflict("Those are already the entry's times.", code="clock.times_unchanged")
     await _no_overlap(row, new_start, new_end)
     before = _times(row)
-    changes: dict[Any, Any] = {
-        ClockEntry.corrected_started_at: new_start,
-        ClockEntry.corrected_ended_at: new_end,
-        ClockEntry.corrected: True,
-        ClockEntry.confirmed_at: now(),
+    changes: dict[str, Any] = {
+        "corrected_started_at": new_start,
+        "corrected_ended_at": new_end,
+        "corrected": True,
+        "confirmed_at": at,
     }
     if reviews(by, role, row):
-        changes[ClockEntry.reviewed_at] = now()  # a correction is the foreman's review too
-    await ClockEntry.update(changes).where(ClockEntry.id == entry_id)
-    after = _times(await _entry(entry_id))
+        changes["reviewed_at"] = at  # a correction is the foreman's review too
+    # Only this entry changes: the derived times and every other entry stay as they are.
+    await ClockEntry.update({getattr(ClockEntry, k): v for k, v in changes.items()}).where(
+        ClockEntry.id == entry_id
+    )
+    row = {**row, **changes}
+    after = _times(row)
     await ClockCorrection(
         entry_key=row["on_key"],
         kind="correct",
@@ -195,18 +206,21 @@ async def correct(
         reason=reason,
         before=json.dumps(before),
         after=json.dumps(after),
-        at=now(),
+        at=at,
     ).save()
-    shown, ro = await _shown(entry_id)
+    shown, ro = _shown(row)
     return Outcome(200, shown, [events.clock_corrected(ro, shown, before, after, reason, by)])
 
 
 async def _no_overlap(row: dict[str, Any], start: datetime, end: datetime) -> None:
     """A correction must not make two entries of one person overlap."""
     margin = timedelta(days=2)  # corrections move times by hours, not days: look near the new span
+    # Raw entries last less than a day (the runaway-timer guard): one starting before this bound
+    # ends before the span, so the person's older history is never read.
     others = await ClockEntry.select().where(
         (ClockEntry.technician == row["technician"])
         & (ClockEntry.id != row["id"])
+        & (ClockEntry.started_at > start - 2 * margin)
         & (ClockEntry.started_at < end + margin)
         & ((ClockEntry.ended_at.is_null()) | (ClockEntry.ended_at > start - margin))
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -156,6 +156,7 @@ def effective_time(
     The tablet sends when it captured the tap and when it sent it, both on its own clock; the
     difference between that send time and our receive time is its clock error (plus transit), so
     capture + error is the tap on our clock even after hours offline. Never later than received.
+    In UTC, like every stored time, whatever offset the tablet wrote.
     """
     if device_time is None:
         return received, False
@@ -183,7 +184,7 @@ def effective_time(
             code="clock.tap_too_old",
             params={"hours": int(LATE_LIMIT.total_seconds() // 3600)},
         )
-    return at, flagged
+    return at.astimezone(UTC), flagged
 
 
 def review_reasons(

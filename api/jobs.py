@@ -44,9 +44,28 @@ async def changed(job_id: int, ro_id: int, before: workshop.Stage) -> tuple[dict
     return job, [events.job_updated(ro_id, job), *await repair_orders.stage_events(ro_id, before, [job_id])]
 
 
+async def _with_its_order(job_id: int) -> list[dict[str, Any]]:
+    """The job and every other job of its repair order (with their technicians' names and what the
+    order's stage needs), in one read."""
+    same_order = Job.select(Job.repair_order).where(Job.id == job_id)
+    return list(
+        await Job.select(
+            *Job.all_columns(),
+            Job.technician.name,
+            Job.repair_order.ready_at,
+            Job.repair_order.delivered_at,
+        )
+        .where(Job.repair_order.is_in(same_order))
+        .order_by(Job.id)
+    )
+
+
 async def assign(job_id: int, technician_id: int) -> Outcome:
     """Give the job to a technician (re-assigning keeps paused and rework jobs in their state)."""
-    job = await require(job_id)
+    rows = await _with_its_order(job_id)
+    job = next((r for r in rows if r["id"] == job_id), None)
+    if job is None:
+        raise workshop.NotFound(f"Job {job_id} does not exist.", code="job.not_found", params={"id": job_id})
     tech = await Staff.select().where(Staff.id == technician_id).first()
     if tech is None or not tech["active"] or tech["role"] not in ("technician", "foreman"):
         raise workshop.Invalid(
@@ -55,8 +74,14 @@ async def assign(job_id: int, technician_id: int) -> Outcome:
             params={"id": technician_id},
             field="technician_id",
         )
-    before = await readmodels.current_stage(job["repair_order"])
+    ro = job["repair_order"]
+    order = {"ready_at": job["repair_order.ready_at"], "delivered_at": job["repair_order.delivered_at"]}
+    before = readmodels.stage_of(order, rows)
     state = workshop.assign(facts(job))
     await Job.update({Job.technician: tech["id"], Job.state: state.value}).where(Job.id == job_id)
-    job_now, announced = await changed(job_id, job["repair_order"], before)
-    return Outcome(200, job_now, [events.job_assigned(job["repair_order"], job_now), *announced])
+    # The answer and the events from what was read and written: nothing is read back.
+    job.update({"technician": tech["id"], "technician.name": tech["name"], "state": state.value})
+    after = readmodels.stage_of(order, rows)
+    job_now = plain(readmodels.job_out(job))
+    moved = [events.stage_changed(ro, before, after, [job_id])] if after is not before else []
+    return Outcome(200, job_now, [events.job_assigned(ro, job_now), events.job_updated(ro, job_now), *moved])

@@ -8,15 +8,25 @@ start (`opened_by = "job_start"`, also in the attendance.in event), so the data 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api import events
+from api import clockstore, events
 from api.events import NewEvent
 from api.tables import Attendance
 
 PERSON = "person"  # "Start my day"
 JOB_START = "job_start"  # opened by starting a job while the day was not open
+
+
+@dataclass(frozen=True)
+class Days:
+    """What opening a working day needs to know: the open day, if any, and when the person's last
+    closed day ended (days never overlap). Older days are settled: never read."""
+
+    open: dict[str, Any] | None
+    last_out: datetime | None
 
 
 def attendance_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -30,59 +40,55 @@ def attendance_out(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def open_attendance(staff_id: int) -> dict[str, Any] | None:
-    return (
-        await Attendance.select()
-        .where((Attendance.staff == staff_id) & Attendance.clock_out_at.is_null())
-        .first()
-    )
-
-
-async def row(row_id: int) -> dict[str, Any]:
-    found = await Attendance.select().where(Attendance.id == row_id).first()
-    assert found is not None
-    return found
-
-
-async def earliest_start(staff_id: int, at: datetime) -> datetime:
-    """`at`, or the end of the person's last working day when `at` is inside it: days never overlap."""
-    last = (
-        await Attendance.select(Attendance.clock_out_at)
-        .where((Attendance.staff == staff_id) & Attendance.clock_out_at.is_not_null())
-        .order_by(Attendance.clock_out_at, ascending=False)
-        .first()
-    )
-    return max(at, last["clock_out_at"]) if last else at
+async def days(staff_id: int) -> Days:
+    """The person's Days, in one statement (a clock tap reads them with its window instead)."""
+    day, last_out = await clockstore.days(staff_id)
+    return Days(day, last_out)
 
 
 async def begin(
     staff_id: int,
-    current: dict[str, Any] | None,
+    known: Days,
     at: datetime,
     opened_by: str,
     device_time: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The open working day after a start at `at` by `opened_by` (PERSON or JOB_START), and whether
-    it changed. `current` is the open day, if any. No open day: one opens at `at`. A day a job start
-    opened moves back to `at` when `at` is earlier (a start that waited offline on a second tablet,
-    or the person's own "Start my day" given late), and then says whose start it is. A day the
-    person opened keeps its start: a job start before it is flagged by the clock instead."""
+    it changed. `known`: the person's open day and the end of their last one. No open day: one
+    opens at `at` (never inside the last day). A day a job start opened moves back to `at` when `at`
+    is earlier (a start that waited offline on a second tablet, or the person's own "Start my day"
+    given late), and then says whose start it is. A day the person opened keeps its start: a job
+    start before it is flagged by the clock instead."""
+    current = known.open
     if current is not None and (current["opened_by"] != JOB_START or at >= current["clock_in_at"]):
         return current, False
-    start = await earliest_start(staff_id, at)
+    start = max(at, known.last_out) if known.last_out else at
+    device_in = clockstore.moment(device_time)
     if current is None:
         new = Attendance(staff=staff_id, clock_in_at=start, device_in_at=device_time, opened_by=opened_by)
         await new.save()
-        return await row(int(new.id)), True
+        row = {
+            "id": int(new.id),
+            "staff": staff_id,
+            "clock_in_at": start,
+            "clock_out_at": None,
+            "device_in_at": device_in,
+            "device_out_at": None,
+            "auto_closed": False,
+            "opened_by": opened_by,
+        }
+        return row, True
     if start >= current["clock_in_at"]:
         return current, False
     await Attendance.update(
         {Attendance.clock_in_at: start, Attendance.device_in_at: device_time, Attendance.opened_by: opened_by}
     ).where(Attendance.id == current["id"])
-    return await row(current["id"]), True
+    return {**current, "clock_in_at": start, "device_in_at": device_in, "opened_by": opened_by}, True
 
 
-async def open_for_job(staff_id: int, at: datetime) -> tuple[dict[str, Any] | None, list[NewEvent]]:
+async def open_for_job(
+    staff_id: int, at: datetime, known: Days
+) -> tuple[dict[str, Any] | None, list[NewEvent]]:
     """The open working day for a job start at `at`, and its events (`begin` says when it changes)."""
-    day, changed = await begin(staff_id, await open_attendance(staff_id), at, JOB_START)
+    day, changed = await begin(staff_id, known, at, JOB_START)
     return day, [events.attendance_in(attendance_out(day))] if changed else []
