@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from api import clockbook, policy, workshop
+from api import clockbook, floor, policy, workshop
 from api.clockbook import ClockEvent
 from api.workshop import JobFacts, JobState, Stage
 
@@ -210,6 +210,8 @@ def test_domain_js_lists_are_the_servers() -> None:
     # Not work: it neither holds back nor moves a repair order whose other work is done.
     beside_done = {s.value for s in JobState if stage_of(JobState.FINISHED, s) is Stage.QUALITY_CHECK}
     assert set(js["NOT_WORK"]) == beside_done - done
+    # A technician's own jobs (their tablet's list, and which events apply.js lets onto it).
+    assert set(js["MINE"]) == set(floor.MY_STATES)
     assert js["ROLES"] == list(policy.ROLES)
     assert js["POLICY"], "domain.js names no operation"
     for operation, roles in js["POLICY"].items():

@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v25';
+const VERSION = 'bayline-shell-v26';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -13,6 +13,7 @@ const SHELL = [
   '/web/js/app.js',
   '/web/js/camera.js',
   '/web/js/action.js',
+  '/web/js/apply.js',
   '/web/js/clock.js',
   '/web/js/clock-review.js',
   '/web/js/dom.js',

@@ -124,7 +124,8 @@ async function settleAll(act, waitMs) {
       await discard(step.seq);
       if (refused) {
         step.seq = null; // sent again (once put right), it is a new entry with a new key
-        throw new ApiError({ status: outcome.entry.status, detail: outcome.entry.error, errors: normaliseErrors(outcome.body), body: outcome.body });
+        const detail = typeof outcome.body?.detail === 'string' ? outcome.body.detail : outcome.entry.error; // the server's English
+        throw new ApiError({ status: outcome.entry.status, detail, errors: normaliseErrors(outcome.body), body: outcome.body });
       }
     } else {
       reply = outcome.body;

@@ -10,6 +10,7 @@ import * as walkaroundScreen from './walkaround.js';
 import * as myJobsScreen from './my-jobs.js';
 import * as qcScreen from './qc.js';
 import { onLiveEvent, onSessionEnded, startLive, stopLive } from './live.js';
+import { missed } from './apply.js';
 import './photo-queue.js'; // moves photos queued by an older version of the app into the outbox
 import { setOutboxUser, unsent, onOutbox, kick as kickOutbox } from './outbox.js';
 import { confirmBig } from './clock.js';
@@ -123,13 +124,13 @@ function useShop(shop) {
 
 // A manager changed the shop in /admin (name, opening hours): the event carries it as /api/shop
 // serves it, so every screen opened from now on (and the top bar) uses it without a reload; open
-// promise choices follow the same event (web/js/promise.js). After a gap the stream cannot fill
-// (resync), the shop is read again like every screen's data.
+// promise choices follow the same event (web/js/promise.js). After a resync or a gap in seq
+// (something was missed), the shop is read again like every screen's data.
 onLiveEvent((m) => {
   if (m.type === 'shop.updated' && m.data?.shop) {
     useShop(m.data.shop);
     renderTopbar();
-  } else if (m.type === 'resync' && state.user) ctx.loadShop();
+  } else if (missed(m) && state.user) ctx.loadShop();
 });
 
 // ---------- router ----------

@@ -10,8 +10,8 @@ import { onLiveEvent } from './live.js';
 import { action, send } from './action.js';
 import { toInputs, zonedToIso } from './time.js';
 import { allowed } from './domain.js';
+import { applyReview, missed, readLog } from './apply.js';
 
-const LIVE_TYPES = /^clock\./;
 const COALESCE_MS = 250;
 const WAIT_MS = 3000; // then the action shows as not sent yet (it stays in the outbox)
 
@@ -36,6 +36,7 @@ export function clockReview(ctx) {
     list,
   );
 
+  const heard = readLog(); // events heard while a read is on its way, applied again to its answer
   let loading = false;
   let again = false; // asked for while a load was on its way: load once more after it
   async function load() {
@@ -44,22 +45,31 @@ export function clockReview(ctx) {
       return;
     }
     loading = true;
+    const from = heard.begin();
+    let fresh = null;
     try {
-      entries = (await get('/api/clock-entries/review'))?.entries || [];
-      const listed = new Set(entries.map((e) => e.id));
-      // Sent and taken: the server no longer lists it. Still listed: it waits in the outbox.
-      for (const id of [...handled.keys()]) if (!listed.has(id)) handled.delete(id);
-      clearError(banner);
+      fresh = (await get('/api/clock-entries/review'))?.entries || [];
     } catch (err) {
       if (err.status !== 401) showError(banner, err);
-    } finally {
-      loading = false;
     }
+    const since = heard.end(from);
+    if (fresh) {
+      entries = since.reduce((view, m) => applyReview(view, m, me).view, { entries: fresh }).entries;
+      forgetTaken();
+      clearError(banner);
+    }
+    loading = false;
     paint();
     if (again) {
       again = false;
       load();
     }
+  }
+
+  // Sent and taken: the server no longer lists it. Still listed: it waits in the outbox.
+  function forgetTaken() {
+    const listed = new Set(entries.map((e) => e.id));
+    for (const id of [...handled.keys()]) if (!listed.has(id)) handled.delete(id);
   }
 
   // A row is rebuilt only when what it shows changed: a live event while the foreman types a
@@ -174,6 +184,7 @@ export function clockReview(ctx) {
   }
 
   async function run(entry, step, onTaken = () => {}) {
+    let refused = false;
     clearError(banner);
     handled.set(entry.id, 'sending');
     paint();
@@ -189,16 +200,30 @@ export function clockReview(ctx) {
       } else {
         handled.delete(entry.id); // refused (e.g. an overlap): the entry and the form stay
         if (err.status !== 401) showError(banner, err);
+        refused = true;
       }
     }
     paint();
-    load();
+    if (refused) load(); // this list was behind the server (someone else took it): read it again
   }
 
+  // Each clock event changes the list by itself (apply.js): an entry reviewed, confirmed or
+  // corrected anywhere leaves it. One newly flagged is read again with the list (whose it is and
+  // which car are not in the event), as after a resync or a gap.
   let timer = null;
-  const offEvent = onLiveEvent((m) => {
-    if (m.type !== 'resync' && !LIVE_TYPES.test(m.type || '')) return;
+  const loadSoon = () => {
     if (!timer) timer = setTimeout(() => { timer = null; load(); }, COALESCE_MS);
+  };
+  const offEvent = onLiveEvent((m) => {
+    if (missed(m)) return loadSoon();
+    heard.hear(m);
+    if (entries === null) return;
+    const result = applyReview({ entries }, m, me);
+    if (result.reload) loadSoon();
+    if (result.view.entries === entries) return;
+    entries = result.view.entries;
+    forgetTaken();
+    paint();
   });
   const offLang = onLangChange(paint);
   load();

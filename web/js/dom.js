@@ -1,7 +1,7 @@
 // Tiny DOM helpers. Screens build their markup with h() so that translated text carries its key
 // (data-i18n) and can be re-translated in place when the language changes, without re-rendering a
 // half-filled form and losing what the advisor typed.
-import { t, formatDateTime } from './i18n.js';
+import { getLang, t, formatDateTime } from './i18n.js';
 
 /**
  * h('button', {class: 'btn', t: 'today.new', onclick: fn, 'data-testid': 'x'}, ...children)
@@ -50,7 +50,9 @@ export function timeEl(iso, format = 'datetime', props = {}) {
 export function translateElement(el) {
   if (el.dataset.i18n) {
     const params = el.dataset.i18nParams ? JSON.parse(el.dataset.i18nParams) : undefined;
-    el.textContent = t(el.dataset.i18n, params);
+    // data-english: the server's own words for something the app has none for (forms.js), which
+    // an English screen shows instead of the key's plain ones.
+    el.textContent = el.dataset.english && getLang() === 'en' ? el.dataset.english : t(el.dataset.i18n, params);
   }
   if (el.dataset.i18nAttrs) {
     for (const [attr, key] of Object.entries(JSON.parse(el.dataset.i18nAttrs))) {
@@ -66,7 +68,9 @@ export function translateTree(root = document) {
 }
 
 /** Change a keyed element's text (and params) so later language switches keep it. */
-export function setText(el, key, params) {
+export function setText(el, key, params, english) {
+  if (english) el.dataset.english = english;
+  else delete el.dataset.english;
   el.dataset.i18n = key;
   if (params) el.dataset.i18nParams = JSON.stringify(params);
   else delete el.dataset.i18nParams;

@@ -17,6 +17,10 @@ export const STARTABLE = new Set(['assigned', 'paused', 'rework']);
 // Work done: waiting for its quality check or through it.
 export const DONE_STATES = new Set(['finished', 'qc_passed']);
 
+// A technician's own jobs, as their tablet lists them (api/floor.py MY_STATES): given to them and
+// not yet through its quality check.
+export const MINE = new Set(['assigned', 'in_progress', 'paused', 'rework', 'finished']);
+
 // Not (yet) work the customer agreed to: it neither holds back nor moves a repair order.
 export const NOT_WORK = new Set(['recommended', 'declined']);
 

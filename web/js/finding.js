@@ -133,7 +133,7 @@ export function openFindingDialog(job, { onSaved } = {}) {
     clearError(banner);
     const words = text.value.trim();
     if (!words) {
-      showError(banner, { detail: t('finding.needText') });
+      showError(banner, { key: 'finding.needText' });
       text.focus();
       return;
     }

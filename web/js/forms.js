@@ -1,7 +1,7 @@
 // Shared form behaviour: field-level errors from the server's `errors[].field` paths, and turning
 // an ApiError into words a person can act on.
 import { h, clear, setText } from './dom.js';
-import { hasText } from './i18n.js';
+import { errorWords, hasText } from './i18n.js';
 
 /**
  * The words for a server refusal with a stable code ({code, params}): a translation key and its
@@ -12,32 +12,28 @@ export function codeText(code, params) {
   return code && hasText(key) ? { key, params: params || undefined } : null;
 }
 
-/** Put an error (ApiError or anything thrown) into a message element, translated when it's ours. */
+/**
+ * Put an error into a message element, in the screen's language (and following its toggle): a
+ * screen's own message ({key, params}), or an ApiError by its code (errorWords: the server's
+ * English only on an English screen, and only for a refusal the app has no words for).
+ */
 export function showError(el, err) {
   el.hidden = false;
+  if (typeof err?.key === 'string') return setText(el, err.key, err.params, err.english);
   if (err?.status === 0) return setText(el, 'error.network');
   if (err?.status === 429) {
     return err.retryAfter != null
       ? setText(el, 'error.rateLimitedIn', { seconds: err.retryAfter })
       : setText(el, 'error.rateLimited');
   }
-  // A server error with a stable code is translated here, in the language the screen shows now.
-  const known = codeText(err?.body?.code, err?.body?.params);
-  if (known) return setText(el, known.key, known.params);
-  if (err?.detail) {
-    // English from the server (a code this version of the app does not know yet).
-    delete el.dataset.i18n;
-    delete el.dataset.i18nParams;
-    el.textContent = err.detail;
-    return el;
-  }
-  if (err?.status) return setText(el, 'error.status', { status: err.status });
-  return setText(el, 'error.unexpected');
+  const [key, params, english] = errorWords(err?.body, err?.status);
+  return setText(el, key, params, english);
 }
 
 export function clearError(el) {
   el.hidden = true;
   delete el.dataset.i18n;
+  delete el.dataset.english;
   el.textContent = '';
 }
 
@@ -70,10 +66,15 @@ function controlFor(form, field) {
   return null;
 }
 
-/** A field error's words: a client-side check's {key, params}, a server code's translation, or its English. */
+/**
+ * A field error's words, as {key, params, english}: a client-side check's own, a server code's, or
+ * (a code this version does not know, a framework's bare message) a plain "not accepted", with the
+ * server's English for an English screen.
+ */
 function fieldText(err) {
-  if (typeof err.message === 'object') return err.message;
-  return codeText(err.code, err.params) || err.message;
+  if (err.message && typeof err.message === 'object') return err.message;
+  const english = typeof err.message === 'string' && err.message ? err.message : undefined;
+  return codeText(err.code, err.params) || (err.code ? { key: 'error.fieldUnknown', params: { code: err.code }, english } : { key: 'error.fieldInvalid', english });
 }
 
 /**
@@ -94,10 +95,7 @@ export function showFieldErrors(form, errors) {
     el.setAttribute('aria-invalid', 'true');
     const holder = el.closest('.field, .row-item, .fieldset') || el.parentElement;
     const text = fieldText(err);
-    const msg =
-      typeof text === 'object'
-        ? h('p', { class: 'field-error', 'data-testid': 'field-error', 'data-field': path, 'data-code': err.code || null, t: text.key, tp: text.params })
-        : h('p', { class: 'field-error', 'data-testid': 'field-error', 'data-field': path }, text);
+    const msg = h('p', { class: 'field-error', 'data-testid': 'field-error', 'data-field': path, 'data-code': err.code || null, 'data-english': text.english, t: text.key, tp: text.params });
     const id = `err-${path.replace(/[^a-z0-9]/gi, '-')}`;
     msg.id = id;
     el.setAttribute('aria-describedby', id);
@@ -131,7 +129,6 @@ export function showBannerErrors(banner, errors) {
   banner.hidden = false;
   for (const e of errors) {
     const text = fieldText(e);
-    const words = typeof text === 'object' ? h('span', { t: text.key, tp: text.params }) : text;
-    banner.append(h('p', {}, e.field ? `${e.field}: ` : null, words));
+    banner.append(h('p', {}, e.field ? `${e.field}: ` : null, h('span', { 'data-english': text.english, t: text.key, tp: text.params })));
   }
 }

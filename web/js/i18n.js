@@ -251,6 +251,9 @@ const en = {
   'error.code.survey.rated': 'Thank you — this visit has already been rated.',
   'error.status': 'The server could not do that (error {status}).',
   'error.unexpected': 'Something unexpected went wrong. Please try again.',
+  'error.unknownCode': 'The server did not accept this ({code}). Update the app, or ask the manager.',
+  'error.fieldUnknown': 'Not accepted ({code}).',
+  'error.fieldInvalid': 'Please check this.',
   'form.required': 'Required',
   'form.pinDigits': 'The PIN must be 4 to 8 digits.',
   'form.pinMismatch': 'The two PINs are not the same.',
@@ -820,6 +823,9 @@ const zh = {
   'error.code.survey.rated': '谢谢！本次服务已评价过。',
   'error.status': '服务器无法完成此操作（错误 {status}）。',
   'error.unexpected': '发生意外错误，请重试。',
+  'error.unknownCode': '服务器未接受此操作（{code}）。请更新应用，或联系经理。',
+  'error.fieldUnknown': '未被接受（{code}）。',
+  'error.fieldInvalid': '请检查此项。',
   'form.required': '必填',
   'form.pinDigits': 'PIN 须为 4 到 8 位数字。',
   'form.pinMismatch': '两次输入的 PIN 不一致。',
@@ -1186,11 +1192,28 @@ export function onLangChange(fn) {
 /** Whether a key has a text of its own in both languages (an error code the screens know). */
 export const hasText = (key) => key in en && key in zh;
 
-/** A server refusal's body in words: its code's text in this language, else its English detail. */
-export function errorText(body) {
-  const key = `error.code.${body?.code}`;
-  if (body?.code && hasText(key)) return t(key, body.params || undefined);
-  return typeof body?.detail === 'string' ? body.detail : null;
+/**
+ * The words for a server refusal ({code, params, detail}), in this language: its code's text; for
+ * a code this version of the app does not know yet (a newer server), a plain refusal naming the
+ * code; with no code (a proxy, a crash), the HTTP status. The server's English `detail` only on an
+ * English screen, and only where the app has no words of its own: a zh-CN tablet shows Chinese.
+ */
+export function errorText(body, status = null) {
+  const [key, params, english] = errorWords(body, status);
+  return lang === 'en' && english ? english : t(key, params);
+}
+
+/**
+ * errorText as [key, params, english] for text that follows the language toggle (dom.js setText:
+ * `english`, the server's own words, stands in for the key's on an English screen).
+ */
+export function errorWords(body, status = null) {
+  const code = typeof body?.code === 'string' && body.code ? body.code : null;
+  if (code && hasText(`error.code.${code}`)) return [`error.code.${code}`, body.params || undefined, undefined];
+  const english = typeof body?.detail === 'string' && body.detail ? body.detail : undefined;
+  if (code) return ['error.unknownCode', { code }, english];
+  if (status) return ['error.status', { status }, english];
+  return ['error.unexpected', undefined, english];
 }
 
 /** t('today.jobsDone', {done: 1, total: 3}). Missing keys fall back to English, then to the key. */

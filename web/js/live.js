@@ -69,7 +69,12 @@ function connect() {
     }
     if (typeof m.seq !== 'number') return;
     if (lastSeq !== null && m.seq <= lastSeq) return; // already seen (replay overlap)
+    // Seqs follow each other on the shop's stream: a jump means events this tablet never got (a
+    // frame lost on the way, a rolled-back seq on PostgreSQL). Screens update themselves from each
+    // event, so one they missed would stay missing: they read everything again (apply.js missed()).
+    const gap = lastSeq !== null && m.seq !== lastSeq + 1 ? { type: 'gap', after: lastSeq, seq: m.seq } : null;
     lastSeq = m.seq;
+    if (gap) emit(gap);
     emit(m);
   };
   ws.onclose = (e) => {
@@ -130,6 +135,13 @@ export function onSessionEnded(fn) {
   return () => endedListeners.delete(fn);
 }
 
+/** The last seq this tablet heard (null before the first event of a stream). */
+export const liveSeq = () => lastSeq;
+
+/**
+ * fn(message) for every event, in seq order, and for {type: 'resync'} (connected without a seq
+ * to resume from) and {type: 'gap', after, seq} (seqs after `after` and before `seq` never came).
+ */
 export function onLiveEvent(fn) {
   eventListeners.add(fn);
   return () => eventListeners.delete(fn);

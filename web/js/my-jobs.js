@@ -13,9 +13,10 @@ import { openFindingDialog } from './finding.js';
 import { shopDate, toInputs, zonedToIso } from './time.js';
 import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
 import { STARTABLE, fold, jobStateAfter } from './domain.js';
+import { applyMine, applyReply, entryMarks, missed, readLog, replyAsEvent } from './apply.js';
 
-// photo.added: a QC photo may reach the server after the check that sent the job back.
-const LIVE_TYPES = /^(job\.assigned|job\.updated|qc\.recorded|clock\.|finding\.added|photo\.added|attendance\.|stage\.changed)/;
+// Taps this screen lays over the server's view until the server has them (withPending).
+const OVERLAID = /\/(clock-on|clock-off|clock-in|clock-out|findings)$/;
 const COALESCE_MS = 250;
 const TAP_WAIT_MS = 3000; // how long a tap waits for the server before it shows as queued (gloves wait badly)
 const REFRESH_SECONDS = 120; // safety net only: the stream carries every change
@@ -23,11 +24,11 @@ const AMBER_FROM = 0.8; // share of the estimate used: green below, amber up to 
 
 export function render(root, ctx) {
   const me = ctx.state.user?.id;
-  let server = null; // the last GET /api/me/jobs
+  let server = null; // the last GET /api/me/jobs, with the events (and answers to my taps) heard since
   let data = null; // what the screen shows: the server's view with my taps still on this tablet
   let pendingMine = []; // my taps the server's view may lack: unsent, or sent since it was asked for (oldest first)
-  // My entries the outbox sent while this screen shows, each with the number of views asked for
-  // by then: a view asked for later includes it; one already on its way may not.
+  // My entries the outbox sent whose answer could not go into the view as an event would, each
+  // with the number of views asked for by then: a view asked for later includes it.
   let sentMine = [];
   let asked = 0; // views asked for so far
   let skew = 0; // server clock − tablet clock, so timers tick from the server's running_since
@@ -75,6 +76,8 @@ export function render(root, ctx) {
       return loading;
     }
     loading = (async () => {
+      const from = log.begin();
+      let read = false;
       try {
         const sentAt = Date.now();
         const ask = ++asked;
@@ -84,6 +87,9 @@ export function render(root, ctx) {
         sentMine = sentMine.filter((e) => e.asked >= ask);
         const stillHere = await unsent(me);
         const receivedAt = Date.now();
+        // What was heard meanwhile (events, answers to my taps) goes again over the answer.
+        const since = log.end(from);
+        read = true;
         const at = Date.parse(fresh?.now);
         const measured = Number.isFinite(at) ? at - (sentAt + receivedAt) / 2 : null;
         if (loadFailed) clearError(banner);
@@ -93,7 +99,7 @@ export function render(root, ctx) {
         // same): keep the screen as it is, so a finger already on a button never meets a freshly
         // rebuilt one — not even while a long queue drains.
         const chipsBefore = JSON.stringify([...queuedJobs]);
-        server = fresh;
+        server = since.reduce((view, m) => step(view, m).view, fresh);
         notePending(stillHere);
         const view = withPending(server, pendingMine);
         const sameChips = chipsBefore === JSON.stringify([...queuedJobs]);
@@ -105,6 +111,7 @@ export function render(root, ctx) {
         list.removeAttribute('aria-busy');
         paint();
       } catch (err) {
+        if (!read) log.end(from);
         if (err.status === 401) return;
         if (server && unreachable(err)) {
           stale.show(loadedAt); // the view as last loaded stays, marked with when
@@ -161,9 +168,10 @@ export function render(root, ctx) {
     } finally {
       busy = false;
     }
-    // Show the tap as done at once: the refresh below may take long on the bay's Wi-Fi.
+    // The server's answer is already in the view (the outbox's `done`, below): show it. A refusal
+    // means this tablet's view was behind: read it again.
     await paintQueued();
-    await load();
+    if (!ok) await load();
     return ok;
   }
 
@@ -470,7 +478,7 @@ export function render(root, ctx) {
           class: 'btn btn-secondary btn-xl finding-btn',
           t: 'mine.finding',
           'data-testid': 'finding-button',
-          onclick: () => openFindingDialog(job, { onSaved: () => paintQueued().then(load) }),
+          onclick: () => openFindingDialog(job, { onSaved: () => paintQueued() }),
         }),
       ),
     );
@@ -539,31 +547,55 @@ export function render(root, ctx) {
 
   // ---------- live ----------
 
-  const myJobIds = () => new Set((data?.jobs || []).map((j) => j.id));
-  function concernsMe(m) {
-    if (m.type === 'resync') return true;
-    if (!LIVE_TYPES.test(m.type || '')) return false;
-    const d = m.data || {};
-    const entries = [d.entry, ...(Array.isArray(d.entries) ? d.entries : [])].filter(Boolean);
-    const jobIds = [d.job_id, d.job?.id, d.finding?.job_id, ...entries.map((e) => e.job_id)].filter((id) => id != null);
-    const people = [d.technician_id, d.job?.technician?.id, d.staff_id, d.attendance?.staff_id, ...entries.map((e) => e.technician_id)].filter((id) => id != null);
-    if (people.includes(me)) return true;
-    if (typeof m.ro === 'number' && (data?.jobs || []).some((j) => j.repair_order?.id === m.ro)) return true;
-    if (m.type === 'stage.changed') return false; // another car's stage
-    const mine = myJobIds();
-    if (jobIds.some((id) => mine.has(id))) return true;
-    return !jobIds.length && !people.length; // an event that names nobody: look, to be safe
+  // Each event changes the view by itself (apply.js): a tap on another tablet, the foreman's check,
+  // a moved promise. The server is asked again only when an event names something of mine it does
+  // not carry (a job newly given to me, a check that sent one back), and after a resync or a gap.
+  const step = (view, m) => (m.reply ? applyReply(view, m, me) : applyMine(view, m, me));
+  const log = readLog(); // what was heard while a read is on its way (applied again to its answer)
+
+  let reloadTimer = null;
+  function loadSoon() {
+    if (!reloadTimer) reloadTimer = setTimeout(() => { reloadTimer = null; load(); }, COALESCE_MS);
+  }
+  let paintTimer = null;
+  function receive(m) {
+    log.hear(m);
+    if (!server) {
+      if (!log.busy) loadSoon(); // else the read on its way takes it in
+      return;
+    }
+    const result = step(server, m);
+    if (result.reload) loadSoon();
+    if (result.view === server) return;
+    server = result.view;
+    // Bursts (a switch is two entries, two jobs and a stage) paint once.
+    if (!paintTimer) {
+      paintTimer = setTimeout(() => {
+        paintTimer = null;
+        const view = withPending(server, pendingMine);
+        if (data && sameView(data, view) && paintedBusy === busy) return;
+        data = view;
+        list.removeAttribute('aria-busy');
+        paint();
+      }, 30);
+    }
   }
 
-  let flushTimer = null;
+  // Entries heard in events: the answer to my own tap whose event came first is not news (and
+  // laid over what came after it, it would be old news).
+  const heardMarks = new Set();
+  const heard = (m) => entryMarks(m).some((mark) => heardMarks.has(mark));
+
   const offEvent = onLiveEvent((m) => {
-    if (m.type === 'qc.recorded' && m.data && !m.data.passed && myJobIds().has(m.data.job_id)) {
-      const job = data.jobs.find((j) => j.id === m.data.job_id);
-      toast('mine.sentBackToast', { title: job?.title || '' }, 'error');
+    if (missed(m)) return load();
+    const sentBack = m.type === 'qc.recorded' && m.data && !m.data.passed ? (data?.jobs || []).find((j) => j.id === m.data.job_id) : null;
+    if (sentBack) {
+      toast('mine.sentBackToast', { title: sentBack.title || '' }, 'error');
       navigator.vibrate?.([120, 80, 120]);
     }
-    if (!concernsMe(m)) return;
-    if (!flushTimer) flushTimer = setTimeout(() => { flushTimer = null; load(); }, COALESCE_MS);
+    if (heardMarks.size > 2000) heardMarks.clear();
+    for (const mark of entryMarks(m)) heardMarks.add(mark);
+    receive(m);
   });
   const offState = onLiveState((st) => {
     liveBadge.dataset.state = st;
@@ -576,15 +608,26 @@ export function render(root, ctx) {
   const offOutbox = onOutbox((event) => {
     if (event.type !== 'done' && event.type !== 'parked') return;
     if (event.entry?.staffId !== me) return;
-    if (event.type === 'done') sentMine = [...sentMine.slice(-199), { entry: event.entry, asked }];
     if (event.type === 'done' && banner.dataset.i18n === 'outbox.savedHere') {
       clearError(banner);
       banner.classList.remove('form-banner-info');
     }
-    // A sent tap leaves the overlay only with the server's view that includes it (load below),
-    // so the screen never shows the moment in between.
-    if (event.type === 'parked') paintQueued();
-    if (!flushTimer) flushTimer = setTimeout(() => { flushTimer = null; load(); }, COALESCE_MS);
+    if (event.type === 'parked') {
+      // Refused: the server's view stands; read it, the tap no longer laid over it.
+      paintQueued();
+      loadSoon();
+      return;
+    }
+    // Sent: the server's answer goes into the view at once, as its event will (unless the event
+    // came first), so the tap leaves the overlay with no moment in between and nothing is read.
+    const reply = replyAsEvent(event.entry.url, event.body);
+    if (reply) {
+      if (!heard(reply)) receive({ ...reply, reply: true });
+    } else if (OVERLAID.test(event.entry.url || '')) {
+      // An answer not in the shape of an event: it stays laid over until a read that includes it.
+      sentMine = [...sentMine.slice(-199), { entry: event.entry, asked }];
+      loadSoon();
+    }
   });
   if (kept) {
     list.removeAttribute('aria-busy');
@@ -602,7 +645,8 @@ export function render(root, ctx) {
   return () => {
     clearInterval(ticker);
     clearInterval(refresh);
-    clearTimeout(flushTimer);
+    clearTimeout(reloadTimer);
+    clearTimeout(paintTimer);
     stale.hide();
     offEvent();
     offOutbox();
@@ -667,9 +711,10 @@ function withPending(server, pending) {
 // A job as the card shows it: a running clock's minutes move with every read of the server's clock.
 const steady = (job) => (job.running_since ? { ...job, clocked_minutes: null } : job);
 
-// The same screen apart from the server's clock (`now`, and the minutes of a running clock).
+// The same screen apart from the server's clock (`now`, and the minutes of a running clock) and
+// what apply.js keeps to count minutes (`counted`).
 function sameView(a, b) {
-  const strip = (d) => JSON.stringify({ ...d, now: null, jobs: (d.jobs || []).map(steady) });
+  const strip = (d) => JSON.stringify({ ...d, now: null, counted: null, jobs: (d.jobs || []).map(steady) });
   return strip(a) === strip(b);
 }
 

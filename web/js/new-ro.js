@@ -3,7 +3,7 @@
 // It is sent through the outbox: with the Wi-Fi down the repair order is kept on this tablet and
 // sent by itself; its number and the customer's status link only exist once the server has it.
 import { action, send } from './action.js';
-import { onOutbox } from './outbox.js';
+import { entryError, onOutbox } from './outbox.js';
 import { h, clear, setText, toast, copyText, timeEl } from './dom.js';
 import { getLang, getShopTimeZone, t } from './i18n.js';
 import { shopDate, zonedToIso } from './time.js';
@@ -393,7 +393,7 @@ export function render(root, ctx) {
       if (event.type === 'parked') {
         // Refused later, with nobody looking: it waits in the list of unsent items (the badge).
         note.classList.add('field-error');
-        setText(note, 'newro.queuedRefused', { reason: event.entry.error || '' });
+        setText(note, 'newro.queuedRefused', { reason: entryError(event.entry) });
       }
     });
   }

@@ -2,7 +2,7 @@
 // author to sign in, and items the server refused (parked) with its reason — try again or discard.
 import { h, timeEl } from './dom.js';
 import { t } from './i18n.js';
-import { discard, entries, retry, kick } from './outbox.js';
+import { discard, entries, entryWords, retry, kick } from './outbox.js';
 
 // What an item is, from the last part of its address (every outbox action is one of these).
 const WHAT = {
@@ -51,7 +51,7 @@ export async function openOutboxList() {
           h('div', { class: 'outbox-what' }, h('strong', {}, describe(entry)), ' ', timeEl(entry.deviceTime, 'smart')),
           h('div', { class: 'outbox-who', t: 'outbox.by', tp: { name: entry.staffName || '' } }),
           parked
-            ? h('div', {}, h('p', { class: 'outbox-error', 'data-testid': 'outbox-error' }, entry.error || ''), h('p', { class: 'outbox-note', t: 'outbox.parkedHint' }))
+            ? h('div', {}, refusedText(entry, { class: 'outbox-error', 'data-testid': 'outbox-error' }), h('p', { class: 'outbox-note', t: 'outbox.parkedHint' }))
             : h('p', { class: 'outbox-note', t: 'outbox.waiting' }),
           parked
             ? h(
@@ -70,4 +70,10 @@ export async function openOutboxList() {
   await paint();
   dialog.showModal();
   kick();
+}
+
+/** Why an entry was refused, in the language shown (and following the toggle). */
+export function refusedText(entry, props = {}) {
+  const words = entryWords(entry);
+  return words ? h('p', { ...props, 'data-english': words[2], t: words[0], tp: words[1] }) : h('p', props, entry.error || '');
 }

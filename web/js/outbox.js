@@ -13,7 +13,7 @@
 // Safari has no Background Sync, so the page drives replay: at start, on `online`, when the page
 // becomes visible, after each success and on a timer.
 import { readCookie, newIdempotencyKey } from './api.js';
-import { errorText, getLang, t } from './i18n.js';
+import { errorText, errorWords, getLang, t } from './i18n.js';
 
 const DB_NAME = 'bayline-outbox';
 const STORE = 'entries';
@@ -299,7 +299,7 @@ async function replay() {
         if (missing !== null) {
           if (await tx('readonly', (s) => s.get(missing))) continue; // what it needs is not on the server yet
           // What it refers to was discarded on this tablet: it cannot be sent as it is.
-          const parked = { ...entry, state: 'parked', error: t('outbox.refGone'), status: 0 };
+          const parked = { ...entry, state: 'parked', error: t('outbox.refGone'), errorKey: 'outbox.refGone', status: 0 };
           await tx('readwrite', (s) => s.put(parked));
           subjectsOf(entry).forEach((s) => blocked.add(s));
           emit({ type: 'parked', entry: parked, body: null });
@@ -328,8 +328,9 @@ async function replay() {
         break;
       }
       if (PARK.has(status) && ours) {
-        // Kept in the words of the tablet's language now (the list shows it later, maybe offline).
-        const parked = { ...entry, state: 'parked', error: errorText(body) || `HTTP ${status}`, status };
+        // Kept as the code and its params (entryWords: shown in the language of whoever reads the
+        // list later, maybe offline), with the words of now for entries read by an older version.
+        const parked = { ...entry, state: 'parked', error: errorText(body, status), errorBody: refusal(body), status };
         await tx('readwrite', (s) => s.put(parked));
         subjectsOf(entry).forEach((s) => blocked.add(s));
         emit({ type: 'parked', entry: parked, body });
@@ -367,3 +368,23 @@ window.addEventListener('online', () => {
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') kick();
 });
+
+/** What of a refusal's body an entry keeps: its code and params (the English detail for support). */
+function refusal(body) {
+  if (!body || typeof body !== 'object') return null;
+  return { code: typeof body.code === 'string' ? body.code : null, params: body.params ?? null, detail: typeof body.detail === 'string' ? body.detail : null };
+}
+
+/** Why a parked entry was refused, as errorWords' [key, params, english] (null: not known). */
+export function entryWords(entry) {
+  if (entry?.errorKey) return [entry.errorKey, undefined, undefined];
+  if (entry?.errorBody || entry?.status) return errorWords(entry.errorBody, entry.status);
+  return null;
+}
+
+/** Why a parked entry was refused, in words of the language shown now. */
+export function entryError(entry) {
+  if (entry?.errorKey) return t(entry.errorKey);
+  if (entry?.errorBody || entry?.status) return errorText(entry.errorBody, entry.status);
+  return entry?.error || '';
+}

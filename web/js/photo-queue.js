@@ -2,7 +2,7 @@
 // kept as a Blob in IndexedDB before any network call, survives reloads and sign-outs, goes up in
 // the person's order with its Idempotency-Key and is removed only when the server has it. This
 // module keeps the photo-shaped view the walk-around, finding and QC screens use.
-import { discard, enqueue, entries, kick, onOutbox } from './outbox.js';
+import { discard, enqueue, entries, entryError, kick, onOutbox } from './outbox.js';
 
 const MAX_SIDE = 2048; // bytes on shop Wi-Fi are the real cost: downscale on the device
 const JPEG_QUALITY = 0.85;
@@ -40,7 +40,7 @@ function asPhoto(entry) {
     blob: entry.form.find((part) => part.blob)?.blob,
     staffId: entry.staffId,
     state: entry.state === 'parked' ? 'failed' : 'queued',
-    error: entry.error,
+    error: entryError(entry), // in the language shown now
   };
 }
 

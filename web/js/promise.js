@@ -4,7 +4,7 @@
 // closes and the caller shows the new time marked as not sent yet (onSaved gets promise_pending).
 // The quick time choices (here and on the new repair order) keep inside the shop's opening hours.
 import { action, send } from './action.js';
-import { dictionaries, getLang, getShopTimeZone, onLangChange, t } from './i18n.js';
+import { dictionaries, getLang, getShopTimeZone, onLangChange } from './i18n.js';
 import { clear, h, toast } from './dom.js';
 import { field, formBanner, showError, clearError } from './forms.js';
 import { afterOpenHours, promiseChoices } from './hours.js';
@@ -76,7 +76,7 @@ export function openPromiseDialog(ro, { onSaved, hours } = {}) {
     const promisedAt = date.value && time.value ? zonedToIso(date.value, time.value, zone) : null;
     const text = reason.value.trim();
     if (!promisedAt || !text) {
-      showError(banner, { detail: t(!promisedAt ? 'promise.needTime' : 'promise.needReason') });
+      showError(banner, { key: !promisedAt ? 'promise.needTime' : 'promise.needReason' });
       return;
     }
     const body = { promised_at: promisedAt, reason: text };

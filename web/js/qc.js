@@ -3,7 +3,7 @@
 // the bay tablet) and may have photos. Signed by someone who did not work on the job.
 import { get } from './api.js';
 import { h, clear, setText, timeEl, toast } from './dom.js';
-import { getLang, onLangChange, t } from './i18n.js';
+import { getLang, onLangChange } from './i18n.js';
 import { showError, clearError } from './forms.js';
 import { onLiveEvent, onLiveState } from './live.js';
 import { send } from './action.js';
@@ -12,9 +12,9 @@ import { hasLiveCamera, openCamera } from './camera.js';
 import { downscale, enqueuePhoto, onPhotoQueue } from './photo-queue.js';
 import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
 import { clockReview, mayReview } from './clock-review.js';
+import { applyQueue, missed, readLog } from './apply.js';
 
 const RESULTS = ['pass', 'fail', 'na'];
-const LIVE_TYPES = /^(job\.|qc\.recorded|clock\.|stage\.changed)/;
 const COALESCE_MS = 250;
 
 export function render(root, ctx, param) {
@@ -48,20 +48,39 @@ function renderQueue(root, ctx) {
     ),
   );
 
+  const heard = readLog(); // events heard while a read is on its way, applied again to its answer
+  let loading = false;
+  let again = false;
   async function load() {
+    if (loading) {
+      again = true;
+      return;
+    }
+    loading = true;
     const askedAt = new Date().toISOString();
+    const from = heard.begin();
+    let since = null;
     try {
-      jobs = (await get('/api/qc/queue'))?.jobs || [];
+      const fresh = (await get('/api/qc/queue'))?.jobs || [];
+      since = heard.end(from);
+      jobs = since.reduce((view, m) => applyQueue(view, m).view, { jobs: fresh }).jobs;
       loadedAt = keepScreen(me, 'qc.queue', jobs, askedAt);
       stale.hide();
       clearError(banner);
     } catch (err) {
+      if (since === null) heard.end(from);
       if (err.status === 401) return;
       if (jobs && unreachable(err)) stale.show(loadedAt);
       else showError(banner, err);
+    } finally {
+      loading = false;
     }
     list.removeAttribute('aria-busy');
     paint();
+    if (again) {
+      again = false;
+      load();
+    }
   }
 
   function paint() {
@@ -100,10 +119,22 @@ function renderQueue(root, ctx) {
     }
   }
 
+  // Each event changes the queue by itself (apply.js): a job checked, taken back or moved leaves
+  // it. A job that joins it is read again with the queue (its car is not in the event), as after
+  // a resync or a gap.
   let timer = null;
-  const offEvent = onLiveEvent((m) => {
-    if (m.type !== 'resync' && !LIVE_TYPES.test(m.type || '')) return;
+  const loadSoon = () => {
     if (!timer) timer = setTimeout(() => { timer = null; load(); }, COALESCE_MS);
+  };
+  const offEvent = onLiveEvent((m) => {
+    if (missed(m)) return loadSoon();
+    heard.hear(m);
+    if (!jobs) return;
+    const result = applyQueue({ jobs }, m);
+    if (result.reload) loadSoon();
+    if (result.view.jobs === jobs) return;
+    jobs = result.view.jobs;
+    paint();
   });
   const offState = onLiveState((st) => {
     liveBadge.dataset.state = st;
@@ -161,19 +192,25 @@ function renderChecklist(root, ctx, jobId) {
     ),
   );
 
+  const heard = readLog(); // events heard while a read is on its way, applied again to its answer
   async function load() {
+    const from = heard.begin();
+    let since = null;
     try {
       const fetchTemplate = !template;
       const askedAt = new Date().toISOString();
       const [queue, tpl] = await Promise.all([get('/api/qc/queue'), template ? template : get('/api/qc-templates/default')]);
+      since = heard.end(from);
       template = tpl;
-      job = (queue?.jobs || []).find((j) => j.id === jobId) || null;
+      const mine = (queue?.jobs || []).filter((j) => j.id === jobId);
+      job = since.reduce((view, m) => applyQueue(view, m).view, { jobs: mine }).jobs[0] || null;
       gone = !job;
       loadedAt = keepScreen(me, 'qc.queue', queue?.jobs || [], askedAt);
       if (fetchTemplate) keepScreen(me, 'qc.template', tpl, askedAt);
       stale.hide();
       if (!sending) clearError(banner);
     } catch (err) {
+      if (since === null) heard.end(from);
       if (err.status === 401) return;
       // No network: the checklist from what the tablet last loaded (the queue and the template);
       // signing goes through the outbox as always.
@@ -319,7 +356,7 @@ function renderChecklist(root, ctx, jobId) {
     const missing = list.filter((i) => answers.get(i.id).missing);
     if (open.length || missing.length) {
       paint();
-      showError(banner, { detail: t(open.length ? 'qc.answerAll' : 'qc.failNeedsNote', { count: open.length || missing.length }) });
+      showError(banner, { key: open.length ? 'qc.answerAll' : 'qc.failNeedsNote', params: { count: open.length || missing.length } });
       const first = items.querySelector(open.length ? `[data-item="${open[0].id}"]` : `[data-item="${missing[0].id}"] textarea`);
       first?.scrollIntoView({ block: 'center', behavior: 'smooth' });
       if (!open.length) first?.focus({ preventScroll: true });
@@ -348,9 +385,9 @@ function renderChecklist(root, ctx, jobId) {
       }
       if (err.status === 401) return;
       if (err.status === 403) {
-        showError(banner, { detail: t('qc.ownWork') });
+        showError(banner, { key: 'qc.ownWork' });
       } else if (err.status === 409 || err.status === 404) {
-        showError(banner, { detail: t('qc.goneBody') });
+        showError(banner, { key: 'qc.goneBody' });
       } else {
         showError(banner, err);
       }
@@ -361,11 +398,23 @@ function renderChecklist(root, ctx, jobId) {
     }
   }
 
+  // Someone else signed it, or the technician took it back: the event says so and the checklist
+  // says it is gone (answers are kept). Read again only when the events cannot tell.
   let timer = null;
-  const offEvent = onLiveEvent((m) => {
-    // Someone else signed it, or the technician took it back: look again (answers are kept).
-    if (m.type !== 'resync' && !(LIVE_TYPES.test(m.type || '') && (m.data?.job_id ?? m.data?.job?.id) === jobId)) return;
+  const loadSoon = () => {
     if (!timer) timer = setTimeout(() => { timer = null; if (!sending) load(); }, COALESCE_MS);
+  };
+  const offEvent = onLiveEvent((m) => {
+    if (missed(m)) return loadSoon();
+    heard.hear(m);
+    if (sending || !template) return; // our own signature, or the first read is on its way
+    const result = applyQueue({ jobs: job ? [job] : [] }, m);
+    const next = result.view.jobs[0] || null;
+    if (result.reload && (m.data?.job_ids || []).includes(jobId)) loadSoon(); // not about another job
+    if (next === job) return;
+    job = next;
+    gone = !job;
+    paint();
   });
   const offQueue = onPhotoQueue((ev) => {
     if (ev.type === 'failed' && ev.entry?.kind === 'qc') toast('walk.photoRefused', undefined, 'error');

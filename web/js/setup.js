@@ -114,15 +114,14 @@ export function render(root, ctx) {
         await ctx.loadShop();
         return ctx.go('#/signin', { replace: true });
       }
-      const rest = err.errors?.length ? showFieldErrors(form, err.errors) : [];
-      if (!err.errors?.length || rest.length) {
-        // A PIN judged too easy comes back as a plain detail: put it by the PIN when it says so.
-        if (!err.errors?.length && (err.status === 400 || err.status === 422) && /pin/i.test(err.detail || '')) {
-          showFieldErrors(form, [{ field: 'manager.pin', message: err.detail }]);
-        } else {
-          showError(banner, err);
-          banner.scrollIntoView({ block: 'center' });
-        }
+      // A refusal about one field (a PIN too easy to guess) goes by that field, in words of the
+      // tablet's language from its code; anything else to the banner, the same way.
+      const one = err.body?.field && err.body?.code ? [{ field: err.body.field, code: err.body.code, params: err.body.params }] : [];
+      const errors = err.errors?.length ? err.errors : one;
+      const rest = errors.length ? showFieldErrors(form, errors) : [];
+      if (!errors.length || rest.length) {
+        showError(banner, err);
+        banner.scrollIntoView({ block: 'center' });
       }
     } finally {
       sending = false;

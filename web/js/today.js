@@ -7,10 +7,11 @@ import { h, clear, timeEl, setText, toast, copyText, uid } from './dom.js';
 import { showError } from './forms.js';
 import { onLiveEvent, onLiveState } from './live.js';
 import { onOutbox, unsent } from './outbox.js';
-import { openOutboxList } from './outbox-list.js';
+import { openOutboxList, refusedText } from './outbox-list.js';
 import { openPromiseDialog } from './promise.js';
 import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
 import { DONE_STATES, NOT_WORK, allowed } from './domain.js';
+import { applyBoard, isoTime, missed, readLog } from './apply.js';
 
 const SOON_MINUTES = 60; // amber when the promise is this close
 const REFRESH_SECONDS = 120; // safety net only: the stream carries every change
@@ -72,17 +73,48 @@ export function render(root, ctx) {
     paint();
   });
 
-  async function load() {
+  const heard = readLog(); // events heard while a read is on its way, applied again to its answer
+  const replay = (list) => list.reduce((acc, m) => applyBoard(acc, m).view, items);
+
+  // One read of the whole list at a time; one asked for meanwhile follows it.
+  let loading = null;
+  let loadAgain = false;
+  function load() {
+    if (loading) {
+      loadAgain = true;
+      return loading;
+    }
+    loading = readAll().finally(() => {
+      loading = null;
+      if (loadAgain) {
+        loadAgain = false;
+        load();
+      }
+    });
+    return loading;
+  }
+
+  async function readAll() {
     const askedAt = new Date().toISOString();
+    const from = heard.begin();
+    let data = null;
+    let failure = null;
     try {
-      const data = await get('/api/repair-orders');
+      data = await get('/api/repair-orders');
+    } catch (err) {
+      failure = err;
+    }
+    const since = heard.end(from);
+    if (!failure) {
       items = Array.isArray(data?.items) ? data.items : Array.isArray(data) ? data : [];
+      items = replay(since);
       loaded = true;
       error.hidden = true;
       fresh = true;
       remember(askedAt);
       stale.hide();
-    } catch (err) {
+    } else {
+      const err = failure;
       if (err.status === 401) return; // app.js sends us to sign-in
       fresh = false;
       if (loaded && unreachable(err)) {
@@ -228,7 +260,7 @@ export function render(root, ctx) {
         m.promisedAt ? timeEl(m.promisedAt, 'smart') : h('span', {}, '—'),
       ),
       parked
-        ? h('p', { class: 'outbox-error' }, entry.error || '')
+        ? refusedText(entry, { class: 'outbox-error' })
         : h('p', { class: 'field-hint', t: 'today.pendingRoHint' }),
       parked
         ? h('div', { class: 'ro-actions' }, h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'pending-ro-open-list', t: 'today.openOutbox', onclick: openList }))
@@ -236,7 +268,9 @@ export function render(root, ctx) {
     );
   }
 
-  // Events name the repair order they touch; fetch just those (coalesced), not the whole board.
+  // Each event changes the board by itself (apply.js). A repair order is read again only when an
+  // event names one the board cannot draw from it (a new order: its customer, car and link are not
+  // in the event); the whole list only after a resync or a gap in seq (something was missed).
   const dirty = new Set();
   let flushTimer = null;
   async function flush() {
@@ -245,27 +279,49 @@ export function render(root, ctx) {
     dirty.clear();
     if (ids.length > FULL_RELOAD_AFTER) return load();
     for (const id of ids) {
+      const from = heard.begin();
+      let ro = null;
+      let failure = null;
       try {
-        upsert(await get(`/api/repair-orders/${id}`));
+        ro = await get(`/api/repair-orders/${id}`);
       } catch (err) {
-        if (err.status === 404) items = items.filter((x) => x.id !== id);
-        else return load(); // network trouble mid-way: the full reload sorts it out
+        failure = err;
       }
+      const since = heard.end(from);
+      if (failure && failure.status !== 404) return load(); // network trouble mid-way: the full reload sorts it out
+      if (failure) items = items.filter((x) => x.id !== id);
+      else upsert(ro);
+      items = replay(since);
     }
     remember();
     paint();
   }
 
+  // Bursts (a tap is a clock event, a job update and a stage change) paint once; the copy kept for
+  // a reload without network is written at most once a second.
+  let paintTimer = null;
+  let keepTimer = null;
+  function paintSoon() {
+    if (!paintTimer) paintTimer = setTimeout(() => { paintTimer = null; paint(); }, 30);
+    if (!keepTimer) keepTimer = setTimeout(() => { keepTimer = null; remember(); }, 1000);
+  }
+
   const offEvent = onLiveEvent((m) => {
-    if (m.type === 'resync') return load();
+    if (missed(m)) return load();
     if (m.type === 'approval.decided') {
       const ro = items.find((x) => x.id === m.ro);
       const key = m.data?.decision === 'approved' ? 'board.approved' : 'board.declined';
       toast(key, { title: m.data?.title || '', number: ro?.number || '' }, m.data?.decision === 'approved' ? 'ok' : 'info');
     }
-    if (typeof m.ro !== 'number') return;
-    dirty.add(m.ro);
-    if (!flushTimer) flushTimer = setTimeout(flush, 200);
+    heard.hear(m);
+    if (!loaded) return; // the first read is on its way: it takes this in
+    const result = applyBoard(items, m);
+    if (result.view !== items) {
+      items = result.view;
+      paintSoon();
+    }
+    for (const id of result.fetch) dirty.add(id);
+    if (dirty.size && !flushTimer) flushTimer = setTimeout(flush, 200);
   });
   const offState = onLiveState((st) => {
     liveBadge.dataset.state = st;
@@ -307,6 +363,8 @@ export function render(root, ctx) {
     clearInterval(timer);
     clearInterval(recolour);
     clearTimeout(flushTimer);
+    clearTimeout(paintTimer);
+    clearTimeout(keepTimer);
     stale.hide();
     offEvent();
     offState();
@@ -341,7 +399,8 @@ function card(ro, now, onPromise, onWalk) {
   const awaiting = (ro.jobs || []).filter((j) => j.needs_approval && (j.approval === 'pending' || j.approval == null) && j.state === 'recommended').length;
   const when = promiseTime(ro);
   const urgency = when < now ? 'late' : when - now <= SOON_MINUTES * 60000 ? 'soon' : 'ok';
-  const moved = ro.first_promised_at && ro.first_promised_at !== ro.promised_at;
+  // Compared as instants: an event and a read may write the same time differently.
+  const moved = ro.first_promised_at && Date.parse(isoTime(ro.first_promised_at)) !== Date.parse(isoTime(ro.promised_at));
   const vehicleLine = [v.year, v.make, v.model].filter(Boolean).join(' ');
 
   const copy = h(

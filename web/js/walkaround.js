@@ -3,7 +3,7 @@
 // while talking to the customer; photos queue on the tablet when the Wi-Fi drops.
 import { get, newIdempotencyKey } from './api.js';
 import { action, send } from './action.js';
-import { entries, onOutbox } from './outbox.js';
+import { entries, entryWords, onOutbox } from './outbox.js';
 import { h, clear, setText, toast, timeEl, uid } from './dom.js';
 import { showError } from './forms.js';
 import { t } from './i18n.js';
@@ -480,7 +480,8 @@ export function render(root, ctx, param) {
     if (event.type === 'parked') {
       // Refused after it was queued: the server's walk-around stands; the list keeps the item.
       banner.classList.remove('form-banner-info');
-      showError(banner, { detail: event.entry.error });
+      const words = entryWords(event.entry);
+      showError(banner, words ? { key: words[0], params: words[1], english: words[2] } : { key: 'error.unexpected' });
       if (meta.kind === 'signature' && pendingSignature) {
         URL.revokeObjectURL(pendingSignature.url);
         pendingSignature = null;
