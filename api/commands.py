@@ -75,6 +75,30 @@ def _scoped(scope: str, key: str) -> str:
     return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
 
 
+# The two statements every command adds, written out: built with the ORM they cost more CPU than
+# the rest of a clock tap's own statements (model instances, then a query built from them).
+# Plain SQL, the same on SQLite and PostgreSQL; datetimes are bound as the ORM binds them.
+_REMEMBER = (
+    "INSERT INTO idempotency_record"
+    " (scoped_key, request_hash, status_code, body, created_at, actor, device_id, device_seq, device_at)"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})"
+    " ON CONFLICT (scoped_key) DO NOTHING RETURNING id"
+)
+_APPEND = (
+    "INSERT INTO event (type, at, repair_order, actor, data, device_id, device_seq, device_at, received_at)"
+    " VALUES"
+)
+_EVENT_ROW = "({}, {}, {}, {}, {}, {}, {}, {}, {})"
+
+
+class _Taken(Exception):
+    """The command's key already has a record: undo the command's work, answer from the record."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("idempotency key already used")
+        self.record = record
+
+
 async def execute(
     handler: Callable[[], Awaitable[Outcome]],
     *,
@@ -87,67 +111,126 @@ async def execute(
 
     Domain errors raised by the handler roll the whole transaction back and are not stored, so a
     retry after the person fixes the cause is evaluated afresh.
+
+    The key is not looked up first: nearly every key is new, so the happy path only INSERTs its
+    record (ON CONFLICT DO NOTHING) at the end of the command. A replay runs the handler once more
+    and finds the key taken then: its work is rolled back and the stored reply answered instead.
+    When the handler refuses (a replayed clock tap finds its own tap already done), the key is
+    looked up before the refusal is answered, so a replay of a success still replays it.
+    Commands run one at a time (api/db.py), so a repeat sent while the first is still running waits
+    for it and replays its reply: it never runs beside it, and never gets a 409 for being early.
     """
     received = now()
     engine = engine_finder()
     assert engine is not None
     scoped = _scoped(actor, key) if key else None
-    async with db.write_transaction(engine):
-        if scoped is not None:
-            previous = await IdempotencyRecord.objects().where(IdempotencyRecord.scoped_key == scoped).first()
-            if previous is not None:
-                if previous.request_hash != request_hash:
-                    raise IdempotencyMismatch(
-                        "This Idempotency-Key was already used for a different request: "
-                        "send a new key for a new action."
-                    )
-                return Reply(previous.status_code, json.loads(previous.body), replayed=True)
-        outcome = await handler()
-        at = now()
-        # The tablet's stamp goes on every event and on the ledger row of the action.
-        stamped: dict[str, Any] = {
-            "device_id": stamp.device_id if stamp else None,
-            "device_seq": stamp.seq if stamp else None,
-            "device_at": stamp.at if stamp else None,
-        }
-        rows = [
-            Event(
-                type=event.type,
-                at=at,
-                repair_order=event.ro,
-                actor=actor,
-                data=json.dumps(event.data, default=str, ensure_ascii=False),
-                **stamped,
-                received_at=received,
-            )
-            for event in outcome.events
-        ]
-        committed: list[dict[str, Any]] = []
-        if rows:
-            # One INSERT for all of them. Rows get their seq in VALUES order; RETURNING's own order
-            # is not promised, so the seqs are sorted before they are matched to the events.
-            inserted = await Event.insert(*rows).returning(Event.seq)
-            seqs = sorted(int(r["seq"]) for r in inserted)
-            committed = [
-                {"seq": seq, "type": row.type, "at": at, "repair_order": event.ro, "data": row.data}
-                for seq, row, event in zip(seqs, rows, outcome.events, strict=True)
-            ]
-        if scoped is not None and 200 <= outcome.status_code < 300:
-            await IdempotencyRecord(
-                scoped_key=scoped,
-                request_hash=request_hash,
-                status_code=outcome.status_code,
-                body=json.dumps(outcome.body, default=str, ensure_ascii=False),
-                created_at=at,
-                actor=actor,
-                **stamped,
-            ).save()
+    try:
+        async with db.write_transaction(engine):
+            outcome = await handler()
+            at = now()
+            # The tablet's stamp goes on every event and on the ledger row of the action.
+            stamped: dict[str, Any] = {
+                "device_id": stamp.device_id if stamp else None,
+                "device_seq": stamp.seq if stamp else None,
+                "device_at": stamp.at if stamp else None,
+            }
+            if scoped is not None:
+                await _remember(scoped, request_hash, outcome, at, actor, stamped)
+            committed = await _append(outcome.events, at, actor, stamped, received)
+    except _Taken as taken:
+        return _replay(taken.record, request_hash)
+    except Exception:
+        # A refusal (or a lost group) may answer a repeat of a request that succeeded before.
+        previous = await _earlier(scoped)
+        if previous is None:
+            raise
+        return _replay(previous, request_hash)
     committed_at = time.monotonic()
     if committed:
         hints.publish(committed)
     return Reply(
         outcome.status_code, outcome.body, replayed=False, headers=outcome.headers, committed=committed_at
     )
+
+
+async def _remember(
+    scoped: str, request_hash: str, outcome: Outcome, at: datetime, actor: str, stamped: dict[str, Any]
+) -> None:
+    """Store a success under its key, in the command's transaction; raise _Taken when the key has a
+    record already (its first reply is the answer, this command's work is undone)."""
+    if not 200 <= outcome.status_code < 300:
+        # Refusals answered as an Outcome (429) are not remembered, but a stored success still wins.
+        previous = await _record(scoped)
+        if previous is not None:
+            raise _Taken(previous)
+        return
+    inserted = await IdempotencyRecord.raw(
+        _REMEMBER,
+        scoped,
+        request_hash,
+        outcome.status_code,
+        json.dumps(outcome.body, default=str, ensure_ascii=False),
+        at,
+        actor,
+        stamped["device_id"],
+        stamped["device_seq"],
+        stamped["device_at"],
+    )
+    if not inserted:
+        previous = await _record(scoped)
+        assert previous is not None  # commands run one at a time: nothing removed it meanwhile
+        raise _Taken(previous)
+
+
+async def _record(scoped: str) -> dict[str, Any] | None:
+    return (
+        await IdempotencyRecord.select(
+            IdempotencyRecord.request_hash, IdempotencyRecord.status_code, IdempotencyRecord.body
+        )
+        .where(IdempotencyRecord.scoped_key == scoped)
+        .first()
+    )
+
+
+async def _earlier(scoped: str | None) -> dict[str, Any] | None:
+    """The key's record after the command failed; None without a key, or when it cannot be read
+    (the command's own error is then the one to report)."""
+    if scoped is None:
+        return None
+    try:
+        return await _record(scoped)
+    except Exception:  # noqa: BLE001 - e.g. the database is down: that was the command's error too
+        return None
+
+
+def _replay(record: dict[str, Any], request_hash: str) -> Reply:
+    if record["request_hash"] != request_hash:
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was already used for a different request: send a new key for a new action."
+        )
+    return Reply(record["status_code"], json.loads(record["body"]), replayed=True)
+
+
+async def _append(
+    events: list[NewEvent], at: datetime, actor: str, stamped: dict[str, Any], received: datetime
+) -> list[dict[str, Any]]:
+    """The command's events, in one INSERT; what the live streams are told about after the commit."""
+    if not events:
+        return []
+    datas = [json.dumps(event.data, default=str, ensure_ascii=False) for event in events]
+    values: list[Any] = []
+    for event, data in zip(events, datas, strict=True):
+        values += [event.type, at, event.ro, actor, data]
+        values += [stamped["device_id"], stamped["device_seq"], stamped["device_at"], received]
+    rows = ", ".join(_EVENT_ROW for _ in events)
+    inserted = await Event.raw(f"{_APPEND} {rows} RETURNING seq", *values)
+    # Rows get their seq in VALUES order; RETURNING's own order is not promised, so the seqs are
+    # sorted before they are matched to the events.
+    seqs = sorted(int(r["seq"]) for r in inserted)
+    return [
+        {"seq": seq, "type": event.type, "at": at, "repair_order": event.ro, "data": data}
+        for seq, event, data in zip(seqs, events, datas, strict=True)
+    ]
 
 
 async def forget_old_keys() -> int:

@@ -10,14 +10,14 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from api import settings
+from api import postgres_commands, settings, sqlite_engine
 from api.sqlite_engine import BaylineSQLite
 
 T = TypeVar("T")
 
 # One lock id for every command on PostgreSQL: commands commit in the order they take `seq`,
 # so a reader that has seen seq N can never later find a smaller one appear (see write_transaction).
-COMMAND_LOCK_ID = 0x0BA71E
+COMMAND_LOCK_ID = postgres_commands.COMMAND_LOCK_ID
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -27,6 +27,13 @@ def make_engine(url: str | None = None) -> Engine:
         # timeout= is SQLite's busy timeout: writers queue for up to 30 s instead of failing.
         return BaylineSQLite(path=url.removeprefix("sqlite:///"), timeout=30)
     return PostgresEngine(config={"dsn": url})
+
+
+def short_reads() -> contextlib.AbstractContextManager[None]:
+    """Reads in the block are short: by an index, a few rows, microseconds (a request's session, today's
+    work). SQLite runs them on the event loop's thread (api/sqlite_engine.py), which waits for them;
+    never use it for a read that grows with history. On PostgreSQL they go to the pool as any read."""
+    return sqlite_engine.short_reads()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -41,14 +48,16 @@ async def prepare(engine: Engine) -> None:
     elif isinstance(engine, SQLiteEngine):
         await engine.run_ddl("PRAGMA journal_mode = WAL")
     elif isinstance(engine, PostgresEngine) and engine.pool is None:
-        await engine.start_connection_pool(min_size=2, max_size=10)
+        await engine.start_connection_pool(min_size=2, max_size=10, reset=_no_reset)
 
 
 async def close(engine: Engine) -> None:
     if isinstance(engine, BaylineSQLite):
         await engine.aclose()
-    elif isinstance(engine, PostgresEngine) and engine.pool is not None:
-        await engine.close_connection_pool()
+    elif isinstance(engine, PostgresEngine):
+        await postgres_commands.close(engine)
+        if engine.pool is not None:
+            await engine.close_connection_pool()
 
 
 @contextlib.asynccontextmanager
@@ -59,7 +68,8 @@ async def write_transaction(engine: Engine) -> AsyncIterator[None]:
     and then writes fails at once with "database is locked" whatever the busy timeout. Concurrent
     commands share that transaction, one savepoint each, and one COMMIT (one fsync) per group;
     leaving the block waits for that COMMIT.
-    PostgreSQL: a transaction-scoped advisory lock serialises commands, which gives the same
+    PostgreSQL: the same groups on one writer connection per process; a transaction-scoped advisory
+    lock taken with each group's BEGIN serialises the groups of all processes, which gives the same
     guarantees as SQLite: idempotency checks see every earlier commit, and event `seq` values
     become visible in order (a sequence alone can commit 6 before 5).
     """
@@ -69,61 +79,20 @@ async def write_transaction(engine: Engine) -> AsyncIterator[None]:
         async with engine.command():
             yield
     elif isinstance(engine, PostgresEngine):
-        async with _postgres_transaction(engine):
-            await _advisory_lock(engine)
+        # The same on PostgreSQL: one writer connection, groups of commands, the command lock taken
+        # with each group's BEGIN (api/postgres_commands.py).
+        async with postgres_commands.command(engine):
             yield
     else:
         async with engine.transaction():
             yield
 
 
-@contextlib.asynccontextmanager
-async def _postgres_transaction(engine: PostgresEngine) -> AsyncIterator[None]:
-    """Piccolo's transaction, with its pooled connection given back whatever happens.
-
-    Piccolo takes a connection from the pool and then sends BEGIN: a request cancelled in between
-    (a client gone, shutdown) left that connection checked out for good, and after ten of them every
-    query waited for the pool (tests/test_db.py showed it). The same when ROLLBACK itself fails.
-    """
-    transaction = engine.transaction()
-    try:
-        await transaction.__aenter__()
-    except BaseException:
-        await _give_back(engine, transaction)
-        raise
-    try:
-        yield
-    except BaseException as exc:
-        # A failed ROLLBACK (the connection broke mid-query) is not the error to report: the original is.
-        with contextlib.suppress(Exception):
-            await _finish(engine, transaction, exc)
-        raise
-    await _finish(engine, transaction, None)  # a failed COMMIT raises: the command did not happen
-
-
-async def _finish(engine: PostgresEngine, transaction: Any, exc: BaseException | None) -> None:
-    try:
-        await transaction.__aexit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
-    except BaseException:
-        await _give_back(engine, transaction)
-        with contextlib.suppress(AttributeError, ValueError):
-            engine.current_transaction.reset(transaction.context)
-        raise
-
-
-async def _give_back(engine: PostgresEngine, transaction: Any) -> None:
-    connection = getattr(transaction, "connection", None)
-    if connection is not None and engine.pool is not None:
-        # asyncpg closes a connection that is in a bad state instead of pooling it again; one
-        # already given back raises, which is fine too.
-        with contextlib.suppress(Exception):
-            await engine.pool.release(connection)
-
-
-async def _advisory_lock(engine: Engine) -> None:
-    from api.tables import Event
-
-    await Event.raw("SELECT pg_advisory_xact_lock({})", COMMAND_LOCK_ID)
+async def _no_reset(connection: Any) -> None:
+    """asyncpg's pool sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every
+    release by default: a round trip after each pooled statement. Bayline sets no session state
+    (its only lock is transaction-scoped; no SET, LISTEN or cursors), so there is nothing to reset.
+    An open transaction is still rolled back by asyncpg before this runs."""
 
 
 async def with_engine(work: Callable[[], Awaitable[T]]) -> T:

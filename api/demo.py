@@ -16,7 +16,7 @@ import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from api import attendance, auth, clock, clockstore, db, events, jobs, qc, repair_orders, shop, workshop
+from api import attendance, auth, clock, clockstore, db, events, jobs, qc, repair_orders, workshop
 from api.commands import Outcome, execute, now
 from api.events import NewEvent
 from api.schemas import JobIn
@@ -163,7 +163,7 @@ async def create() -> str:
             promised = at + timedelta(hours=1 + n) if story != "in_progress" else at - timedelta(minutes=20)
             ro = RepairOrder(
                 # Numbered by the shop's day like any order, so the first real one never collides.
-                number=await shop.next_ro_number(checked_in),
+                number=await repair_orders.next_number(checked_in),
                 customer=customer.id,
                 vehicle=vehicle.id,
                 mileage=km,

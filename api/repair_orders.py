@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from api import events, readmodels, shop, workshop
+from api import events, readmodels, settings, shop, workshop
 from api.auth import new_status_link
 from api.commands import Outcome, now
 from api.events import NewEvent
 from api.schemas import JobCreate, JobIn, RepairOrderCreate, RepairOrderOut
-from api.tables import Customer, Job, PromiseChange, RepairOrder, Vehicle
+from api.tables import Customer, Job, PromiseChange, RepairOrder, RoCounter, Vehicle
 
 
 def _cents(value: Decimal | None) -> int | None:
@@ -41,9 +42,9 @@ async def stage_events(ro_id: int, before: workshop.Stage, job_ids: Iterable[int
     return [events.stage_changed(ro_id, before, after, job_ids)]
 
 
-async def _job_row(ro_id: int, job: Any, needs_approval: bool, at: Any) -> Job:
+def _job(ro_id: int, job: Any, needs_approval: bool, at: datetime) -> Job:
     state, approval = workshop.new_job(needs_approval)
-    row = Job(
+    return Job(
         repair_order=ro_id,
         title=job.title,
         estimated_minutes=_minutes(job.estimated_hours),
@@ -53,46 +54,105 @@ async def _job_row(ro_id: int, job: Any, needs_approval: bool, at: Any) -> Job:
         state=state.value,
         created_at=at,
     )
-    await row.save()
-    return row
+
+
+# Raise the day's counter and read the new number back, in one statement. The day is the shop's
+# (YYMMDD in its time zone), so the statement also checks the zone it was computed in: the zone
+# the shop was last seen with (it is fixed once the shop is set up), or SHOP_TIMEZONE before setup.
+# On a mismatch it writes nothing and returns no row; the zone is then read and the day computed
+# again. Plain SQL, the same on SQLite and PostgreSQL.
+_NEXT_NUMBER = (
+    "INSERT INTO ro_counter (day, n) SELECT {}, 1"
+    " WHERE COALESCE((SELECT timezone FROM shop LIMIT 1), {}) = {}"
+    " ON CONFLICT (day) DO UPDATE SET n = ro_counter.n + 1"
+    " RETURNING n"
+)
+_zone_seen: str | None = None
+
+
+async def next_number(at: datetime) -> str:
+    """YYMMDD-NNN for a repair order written at `at`, counted per day in the shop's time zone.
+
+    Call it inside the command that saves the order: the counter row is raised in its transaction,
+    so two orders never get one number and a refused order hands none out."""
+    global _zone_seen
+    unset = settings.get().shop_timezone  # the zone before the shop is set up (shop.timezone)
+    zone = _zone_seen or unset
+    for _ in range(2):
+        day = at.astimezone(ZoneInfo(zone)).strftime("%y%m%d")
+        rows = await RoCounter.raw(_NEXT_NUMBER, day, unset, zone)
+        if rows:
+            return f"{day}-{int(rows[0]['n']):03d}"
+        zone = _zone_seen = await shop.timezone()
+    raise RuntimeError("the shop's time zone changed while a repair order was numbered")
 
 
 async def create(data: RepairOrderCreate, by: int) -> Outcome:
-    """Write up a repair order: customer, vehicle, concerns, jobs with estimates, promise."""
+    """Write up a repair order: customer, vehicle, concerns, jobs with estimates, promise.
+
+    Six statements: the number, the customer, the vehicle, the order, its jobs in one INSERT; the
+    reply is built from what was written (nothing is read back)."""
     at = now()
     workshop.check_promise(data.promised_at, at)
+    number = await next_number(at)
     customer = Customer(**data.customer.model_dump())
     await customer.save()
     vehicle = Vehicle(**data.vehicle.model_dump())
     await vehicle.save()
-    nonce, _, token_hash = new_status_link()
+    nonce, token, token_hash = new_status_link()
+    promised_at = data.promised_at.astimezone(UTC)  # as the database gives it back
+    concerns = json.dumps(data.concerns, ensure_ascii=False)
     ro = RepairOrder(
-        number=await shop.next_ro_number(now()),
+        number=number,
         customer=customer.id,
         vehicle=vehicle.id,
         mileage=data.mileage,
         fuel_level=data.fuel_level,
-        concerns=json.dumps(data.concerns, ensure_ascii=False),
-        promised_at=data.promised_at,
-        first_promised_at=data.promised_at,
+        concerns=concerns,
+        promised_at=promised_at,
+        first_promised_at=promised_at,
         status_nonce=nonce,
         status_token_hash=token_hash,
         created_by=by,
         created_at=at,
     )
     await ro.save()
-    for job in data.jobs:
-        await _job_row(ro.id, job, False, at)
-    body = await readmodels.repair_order(ro.id)
-    assert body is not None
-    event = events.ro_created(
-        ro.id,
-        ro.number,
-        data.vehicle.plate,
-        workshop.Stage(body["stage"]),
-        [j["id"] for j in body["jobs"]],
-        by,
-    )
+    jobs = [_job(ro.id, job, False, at) for job in data.jobs]
+    if jobs:
+        inserted = await Job.insert(*jobs).returning(Job.id)
+        # Ids are given in VALUES order; RETURNING's own order is not promised.
+        for job, job_id in zip(jobs, sorted(int(r["id"]) for r in inserted), strict=True):
+            job.id = job_id
+    job_rows = [{**job.to_dict(), "technician.name": None} for job in jobs]
+    stage = workshop.stage(readmodels.job_facts(job_rows), ready=False, delivered=False)
+    body = {
+        "id": ro.id,
+        "number": number,
+        "stage": stage.value,
+        "promised_at": promised_at,
+        "first_promised_at": promised_at,
+        "status_url": f"/s/{token}",
+        "customer": {"name": customer.name, "phone": customer.phone, "language": customer.language},
+        "vehicle": {
+            "plate": vehicle.plate,
+            "vin": vehicle.vin,
+            "make": vehicle.make,
+            "model": vehicle.model,
+            "year": vehicle.year,
+            "color": vehicle.color,
+        },
+        "mileage": data.mileage,
+        "fuel_level": data.fuel_level,
+        "concerns": json.loads(concerns),
+        "jobs": [readmodels.job_out(row) for row in job_rows],
+        "promise_history": [],
+        "photos": [],
+        "findings": [],
+        "created_at": at,
+        "ready_at": None,
+        "delivered_at": None,
+    }
+    event = events.ro_created(ro.id, number, vehicle.plate, stage, [int(job.id) for job in jobs], by)
     return Outcome(201, as_json(body), [event])
 
 
@@ -102,7 +162,8 @@ async def add_work(ro_id: int, job: JobIn, needs_approval: bool) -> tuple[dict[s
     before = await readmodels.current_stage(ro_id)
     workshop.can_add_work(before)
     at = now()
-    row = await _job_row(ro_id, job, needs_approval, at)
+    row = _job(ro_id, job, needs_approval, at)
+    await row.save()
     if ro["ready_at"] is not None:
         # New work on a car that was ready reopens it.
         await RepairOrder.update({RepairOrder.ready_at: None}).where(RepairOrder.id == ro_id)

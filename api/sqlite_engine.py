@@ -13,6 +13,10 @@ fetch, close). Profiled, that was about 78 % of the board list's CPU (research/p
   (synchronous=FULL) makes the whole group durable. A command whose handler raises is rolled back
   to its savepoint alone. No command leaves `command()` before its group's COMMIT returned, so a
   reply, a replay or a refusal is never based on a change that could still be lost.
+- A read the caller marks as short (`short_reads()`: by an index, a few rows, such as a request's
+  session) runs on the event loop's thread, on a read-only connection of its own: the hand-off to
+  a reader thread costs several times the read itself. It never waits for a lock: a busy database
+  (SQLite recovering a WAL) sends it to a reader thread instead.
 - Statements inside the group transaction run on the event loop's thread: this connection already
   holds the write lock, and reading in WAL mode never waits for a lock, so they never sleep in
   SQLite's busy handler. Only BEGIN IMMEDIATE (which may wait for another process) and COMMIT (the
@@ -23,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import queue
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
@@ -38,6 +43,18 @@ READERS = 3  # two cores: more threads only wait for the GIL
 GROUP_MAX = 16  # commands per COMMIT at most
 GROUP_MAX_AGE = 0.02  # seconds: a group stops taking new commands and commits after this
 SAVEPOINT = "bayline_command"
+
+_short_reads: contextvars.ContextVar[bool] = contextvars.ContextVar("bayline_short_reads", default=False)
+
+
+@contextlib.contextmanager
+def short_reads() -> Iterator[None]:
+    """Reads in this block are short (by an index, a few rows): they may run on the event loop's thread."""
+    token = _short_reads.set(True)
+    try:
+        yield
+    finally:
+        _short_reads.reset(token)
 
 
 class GroupLost(Exception):
@@ -80,14 +97,17 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 class _Threads:
-    """Threads that each own one connection and take jobs from one queue (one thread: jobs in order)."""
+    """Threads that each own one connection and take jobs from one queue (one thread: jobs in order).
 
-    def __init__(self, name: str, count: int, connect: Callable[[], sqlite3.Connection]) -> None:
+    The connections are opened by the caller, up front: a few milliseconds once per process, and no
+    read ever pays for opening one (nor does a burst of reads find a thread still without one)."""
+
+    def __init__(self, name: str, connections: list[sqlite3.Connection]) -> None:
         self._jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         self._closed = False
         self._threads = [
-            threading.Thread(target=self._serve, args=(connect,), name=f"{name}-{n}", daemon=True)
-            for n in range(count)
+            threading.Thread(target=self._serve, args=(connection,), name=f"{name}-{n}", daemon=True)
+            for n, connection in enumerate(connections)
         ]
         for thread in self._threads:
             thread.start()
@@ -104,22 +124,18 @@ class _Threads:
         self._jobs.put((loop, future, fn, args))
         return future
 
-    def _serve(self, connect: Callable[[], sqlite3.Connection]) -> None:
-        connection: sqlite3.Connection | None = None
+    def _serve(self, connection: sqlite3.Connection) -> None:
         try:
             while (job := self._jobs.get()) is not None:
                 loop, future, fn, args = job
                 try:
-                    if connection is None:
-                        connection = connect()
                     result, error = fn(connection, *args), None
                 except BaseException as exc:  # noqa: BLE001 - handed to the task that waits for it
                     result, error = None, exc
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                     loop.call_soon_threadsafe(_settle, future, result, error)
         finally:
-            if connection is not None:
-                connection.close()
+            connection.close()
 
     def close(self) -> None:
         self._closed = True
@@ -134,6 +150,7 @@ class _Group:
         self.opened = time.monotonic()
         self.size = 0
         self.done: asyncio.Future[None] = loop.create_future()
+        self.done.add_done_callback(_retrieve)  # every command of it may have been cancelled
 
 
 class CommandTransaction:
@@ -171,13 +188,17 @@ class _Writer:
 
     def __init__(self, kwargs: dict[str, Any]) -> None:
         self.connection = _connect(kwargs, read_only=False)
-        self.thread = _Threads("bayline-sqlite-writer", 1, lambda: self.connection)
+        self.thread = _Threads("bayline-sqlite-writer", [self.connection])
         self.lock = asyncio.Lock()  # fair: commands run in arrival order
         self.waiting = 0
         self.group: _Group | None = None
 
     def run(self, sql: str, args: Any) -> list[dict[str, Any]]:
         """A statement inside the group (on the loop's thread: see the module's docstring)."""
+        if not self.connection.in_transaction:
+            # SQLite dropped the group transaction under an earlier statement (an I/O error, a full
+            # disk): this one would run on its own and commit at once, outside any group.
+            raise GroupLost("The database dropped the transaction; retry.")
         return _fetch(self.connection, sql, args)
 
     def roll_back_command(self) -> bool:
@@ -194,6 +215,19 @@ class _Writer:
                 self.connection.execute("ROLLBACK")
         return False
 
+    def keep_command(self) -> bool:
+        """End the current command's savepoint, keeping its work in the group. False when the group
+        transaction is gone (SQLite dropped it under a statement whose error the command swallowed):
+        what the command wrote after that was not part of the group, so nothing of it may be promised."""
+        try:
+            if self.connection.in_transaction:
+                self.connection.execute(f"RELEASE {SAVEPOINT}")
+                return True
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("ROLLBACK")
+        return False
+
     def close(self) -> None:
         self.thread.close()  # the thread closes the connection after any queued COMMIT
 
@@ -206,6 +240,9 @@ class BaylineSQLite(SQLiteEngine):
         super().__init__(path=path, **kwargs)
         self._readers: _Threads | None = None
         self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loop_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, sqlite3.Connection] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -226,6 +263,9 @@ class BaylineSQLite(SQLiteEngine):
         if self._readers is not None:
             self._readers.close()
             self._readers = None
+        loop_reader = self._loop_readers.pop(asyncio.get_running_loop(), None)
+        if loop_reader is not None:
+            loop_reader.close()
         writer = self._writers.pop(asyncio.get_running_loop(), None)
         if writer is not None:
             async with writer.lock:  # after the commands already queued
@@ -235,11 +275,18 @@ class BaylineSQLite(SQLiteEngine):
 
     def _reader_threads(self) -> _Threads:
         if self._readers is None:
-            kwargs = self.connection_kwargs
-            self._readers = _Threads(
-                "bayline-sqlite-reader", READERS, lambda: _connect(kwargs, read_only=True)
-            )
+            connections = [_connect(self.connection_kwargs, read_only=True) for _ in range(READERS)]
+            self._readers = _Threads("bayline-sqlite-reader", connections)
         return self._readers
+
+    def _loop_reader(self) -> sqlite3.Connection:
+        loop = asyncio.get_running_loop()
+        connection = self._loop_readers.get(loop)
+        if connection is None:
+            # One per event loop (a connection is used by one thread at a time).
+            connection = self._loop_readers[loop] = _connect(self.connection_kwargs, read_only=True)
+            connection.execute("PRAGMA busy_timeout = 0")  # never sleep on the loop: see short_reads
+        return connection
 
     def _writer(self) -> _Writer:
         loop = asyncio.get_running_loop()
@@ -293,11 +340,10 @@ class BaylineSQLite(SQLiteEngine):
             except BaseException as exc:
                 failure = exc
                 if not writer.roll_back_command():
-                    # Every command of the group is gone with it: none of them was answered yet.
-                    writer.group = None
-                    _settle(group.done, None, GroupLost("The database dropped the transaction; retry."))
+                    self._lose(writer, group)
             else:
-                writer.connection.execute(f"RELEASE {SAVEPOINT}")
+                if not writer.keep_command():
+                    self._lose(writer, group)
             finally:
                 self.current_transaction.reset(token)
         finally:
@@ -305,14 +351,26 @@ class BaylineSQLite(SQLiteEngine):
                 self._submit_commit(writer, group)
             writer.lock.release()
         assert group is not None
+        if isinstance(failure, asyncio.CancelledError):
+            raise failure  # nobody waits for this one's answer: it need not wait for the COMMIT
+        # Shielded: a cancelled command must not cancel the group's outcome for the others. When the
+        # group is lost, every command of it fails with it, a refused one too: its refusal may rest
+        # on work of an earlier command of the group that is gone now (a retry is evaluated afresh).
         try:
-            # Shielded: a cancelled command must not cancel the group's outcome for the others.
             await asyncio.shield(group.done)
-        except Exception:
-            if failure is None:
-                raise
+        except Exception as lost:
+            if failure is not None:
+                raise lost from failure  # e.g. the full disk that dropped the transaction
+            raise
         if failure is not None:
             raise failure
+
+    @staticmethod
+    def _lose(writer: _Writer, group: _Group) -> None:
+        """Every command of the group is gone: none of them was answered yet (they wait for `done`)."""
+        if writer.group is group:
+            writer.group = None
+        _settle(group.done, None, GroupLost("The database dropped the transaction; retry."))
 
     @staticmethod
     def _group_full(writer: _Writer, group: _Group) -> bool:
@@ -351,6 +409,12 @@ class BaylineSQLite(SQLiteEngine):
         if isinstance(current, CommandTransaction):
             return current.writer.run(query, args)
         if _reads_only(query):
+            if _short_reads.get():
+                try:
+                    return _fetch(self._loop_reader(), query, args)
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                        raise
             return await self._reader_threads().submit(_fetch, query, args)
         # A write outside a command (a session's last-seen time, a sign-in counter): queued with
         # the commands, so it never waits in SQLite's busy handler behind a group.

@@ -130,6 +130,16 @@ class RepairOrder(Table):
     delivered_at = Timestamptz(null=True, default=None)
 
 
+class RoCounter(Table, tablename="ro_counter"):
+    """The last repair-order number handed out per shop day (api/repair_orders.py next_number).
+
+    Raised in the transaction that saves the order, so the next number costs one row whatever the
+    number of orders already written (a scan of `number LIKE 'YYMMDD-%'` grew with them)."""
+
+    day = Varchar(length=6, primary_key=True, help_text="YYMMDD in the shop's time zone")
+    n = Integer(help_text="The day's last number handed out")
+
+
 class Job(Table):
     """A line of work on a repair order."""
 

@@ -90,6 +90,7 @@ TABLES_IN_DELETE_ORDER = [
     "promise_change",
     "job",
     "repair_order",
+    "ro_counter",
     "vehicle",
     "customer",
     "login_throttle",

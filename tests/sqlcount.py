@@ -1,10 +1,18 @@
 """Count the SQL statements a piece of work sends to the database (tests and benchmarks).
 
 One hook on the engine class: every ORM query and raw statement goes through `run_querystring` or
-`run_ddl`, on SQLite and PostgreSQL alike. Transaction control (BEGIN, SAVEPOINT, COMMIT) is not
-counted: it is the command path's, the same for every command. Only statements made in the context
-that opened `counting()` (and the tasks it starts) are counted, so the hub's polling or another
-test's traffic in the same process never adds to a request's figure.
+`run_ddl`, on SQLite and PostgreSQL alike. Only statements made in the context that opened
+`counting()` (and the tasks it starts) are counted, so the hub's polling or another test's traffic
+in the same process never adds to a request's figure.
+
+Transaction control is not counted: it is the command path's, the same for every command, and it
+never goes through those two methods. On SQLite that is `BEGIN IMMEDIATE`, the savepoint around each
+command of a group, and COMMIT (api/sqlite_engine.py). On PostgreSQL it is a group's
+`BEGIN; SELECT pg_advisory_xact_lock(…); SAVEPOINT …`, sent as one message on the writer's
+connection, each further command's SAVEPOINT, and COMMIT (api/postgres_commands.py): the advisory
+lock is PostgreSQL's way of taking the write lock that SQLite takes with BEGIN IMMEDIATE, so it is
+counted as SQLite's is, not at all. Everything else a command or a read sends is a statement and is
+counted, whichever way it is written (ORM, `raw`, `run_ddl`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from api.commands import Outcome, execute
+from api.events import NewEvent
 from api.tables import Event, IdempotencyRecord, Job, PromiseChange, RepairOrder, Staff
 from tests.factories import in_hours, ro_body, signed_in
 
@@ -133,3 +135,80 @@ async def test_bad_keys_are_400(app: Any, clean: None) -> None:
             assert r.status_code == 400 and "Idempotency-Key" in r.json()["detail"], key
         assert await RepairOrder.count() == 0
         assert await Staff.count() == 1
+
+
+async def test_a_replay_answers_the_stored_success_even_when_the_action_is_refused_now(
+    app: Any, clean: None
+) -> None:
+    """The key is looked up when the handler refuses: the outbox resending "ready" after the car was
+    delivered gets the first 200 again, not "only a ... can be marked ready"."""
+    c, _ = await signed_in(app, "advisor")
+    async with contextlib.aclosing(c):
+        url = await _prepare_ready(c)
+        headers = {"Idempotency-Key": "ready-then-delivered"}
+        first = await c.post(url, headers=headers)
+        assert first.status_code == 200, first.text
+        assert (await c.post(url.replace("/ready", "/deliver"))).status_code == 200
+        again = await c.post(url, headers=headers)
+        assert again.status_code == 200 and again.headers.get("idempotent-replayed") == "true"
+        assert again.content == first.content
+        assert (await c.post(url, headers={"Idempotency-Key": "a-new-key"})).status_code == 409
+
+
+async def test_a_replay_whose_action_would_succeed_again_is_undone(app: Any, clean: None) -> None:
+    """A replayed write-up runs once more and finds its key taken at the end: everything it wrote is
+    rolled back (no order, no event, no number handed out), and the first reply is answered."""
+    c, _ = await signed_in(app, "advisor")
+    async with contextlib.aclosing(c):
+        headers = {"Idempotency-Key": "write-up-once"}
+        body = ro_body()
+        first = await c.post("/api/repair-orders", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        for _ in range(2):
+            again = await c.post("/api/repair-orders", json=body, headers=headers)
+            assert again.status_code == 201 and again.content == first.content
+        assert await RepairOrder.count() == 1
+        assert await Event.count().where(Event.type == "ro.created") == 1
+        day, seq = first.json()["number"].split("-")
+        fresh = await c.post("/api/repair-orders", json=ro_body())
+        assert fresh.json()["number"] == f"{day}-{int(seq) + 1:03d}"
+
+
+async def test_same_key_other_body_is_422_even_when_that_body_is_refused(app: Any, clean: None) -> None:
+    c, _ = await signed_in(app, "advisor")
+    async with contextlib.aclosing(c):
+        headers = {"Idempotency-Key": "ready-key"}
+        assert (await c.post(await _prepare_ready(c), headers=headers)).status_code == 200
+        not_ready = await _setup_ro(c)
+        r = await c.post(f"/api/repair-orders/{not_ready['id']}/ready", headers=headers)
+        assert r.status_code == 422 and "different request" in r.json()["detail"]
+
+
+async def test_a_repeat_sent_while_the_first_is_in_flight_waits_for_it_and_replays(clean: None) -> None:
+    """RELIABILITY.md says "a request still in flight → 409". Commands run one at a time (the SQLite
+    writer, PostgreSQL's command lock), so a repeat never runs beside the first: it waits for it and
+    answers its stored reply, the same bytes (RELIABILITY check 14: identical replies). A 409 would
+    be worse: the outbox takes a 409 for a refusal of the action."""
+    started, finish = asyncio.Event(), asyncio.Event()
+    runs: list[str] = []
+
+    def handler(name: str) -> Callable[[], Awaitable[Outcome]]:
+        async def run() -> Outcome:
+            runs.append(name)
+            started.set()
+            await finish.wait()
+            return Outcome(201, {"made_by": name}, [NewEvent("test.made", None, {"by": name})])
+
+        return run
+
+    first = asyncio.create_task(execute(handler("first"), actor="staff:1", key="k", request_hash="h"))
+    await asyncio.wait_for(started.wait(), 5)
+    repeat = asyncio.create_task(execute(handler("repeat"), actor="staff:1", key="k", request_hash="h"))
+    done, _ = await asyncio.wait({repeat}, timeout=0.05)
+    assert not done and runs == ["first"]  # waiting, not refused
+    finish.set()
+    one, two = await asyncio.wait_for(asyncio.gather(first, repeat), 5)
+    assert (one.status_code, one.body, one.replayed) == (201, {"made_by": "first"}, False)
+    assert (two.status_code, two.body, two.replayed) == (201, {"made_by": "first"}, True)
+    assert await Event.select(Event.data).where(Event.type == "test.made") == [{"data": '{"by": "first"}'}]
+    assert await IdempotencyRecord.count() == 1

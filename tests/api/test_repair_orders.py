@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import importlib
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from api.tables import Event, Job, RepairOrder
+import pytest
+from piccolo.engine import engine_finder
+
+from api import repair_orders, settings, workshop
+from api.commands import Outcome, execute
+from api.tables import Event, Job, RepairOrder, RoCounter, Shop
+from tests import sqlcount
 from tests.factories import in_hours, ro_body, vin
+
+counter_migration = importlib.import_module("api.piccolo_migrations.bayline_0012_ro_counter")
 
 
 async def _create(c: Any, **overrides: Any) -> dict[str, Any]:
@@ -175,14 +187,116 @@ async def test_event_seq_rises_strictly(advisor: Any) -> None:
     assert seqs == sorted(set(seqs)) and len(seqs) >= 4
 
 
-async def test_numbers_continue_after_the_highest_of_the_day(advisor: Any) -> None:
-    """Numbers are per shop day. A gap (orders an older version numbered) never hands out a taken one."""
-    first = (await advisor.post("/api/repair-orders", json=ro_body())).json()
-    second = (await advisor.post("/api/repair-orders", json=ro_body())).json()
+async def test_numbers_count_per_shop_day_from_one_counter_row(advisor: Any) -> None:
+    first = await _create(advisor)
+    second = await _create(advisor)
     day, seq = first["number"].split("-")
-    assert second["number"] == f"{day}-{int(seq) + 1:03d}"
-    gap = f"{day}-{int(seq) + 2:03d}"  # as if the second had been numbered one further
-    await RepairOrder.update({RepairOrder.number: gap}).where(RepairOrder.id == second["id"])
-    third = await advisor.post("/api/repair-orders", json=ro_body())
-    assert third.status_code == 201, third.text
-    assert third.json()["number"] == f"{day}-{int(seq) + 3:03d}"
+    assert seq == "001" and second["number"] == f"{day}-002"
+    assert await RoCounter.select().order_by(RoCounter.day) == [{"day": day, "n": 2}]
+
+
+async def test_concurrent_write_ups_get_consecutive_numbers(advisor: Any) -> None:
+    replies = await asyncio.gather(*(advisor.post("/api/repair-orders", json=ro_body()) for _ in range(12)))
+    assert [r.status_code for r in replies] == [201] * 12
+    numbers = sorted(r.json()["number"] for r in replies)
+    day = numbers[0].split("-")[0]
+    assert numbers == [f"{day}-{n:03d}" for n in range(1, 13)]
+
+
+async def test_the_counter_is_seeded_after_the_highest_number_of_each_day(advisor: Any) -> None:
+    """Migration 0012 seeds the counter from the orders written; a gap (orders numbered by an older
+    version) never makes it hand out a number that is taken."""
+    first = await _create(advisor)
+    day = first["number"].split("-")[0]
+    await RepairOrder.update({RepairOrder.number: f"{day}-007"}).where(RepairOrder.id == first["id"])
+    older = await _create(advisor)
+    await RepairOrder.update({RepairOrder.number: "250101-041"}).where(RepairOrder.id == older["id"])
+    await RoCounter.delete(force=True)
+    await counter_migration.seed()  # the migration's own function, as `migrate` runs it
+    assert await RoCounter.select().order_by(RoCounter.day) == [
+        {"day": "250101", "n": 41},
+        {"day": day, "n": 7},
+    ]
+    assert (await _create(advisor))["number"] == f"{day}-008"
+    assert counter_migration.last_numbers(["260101-009", "260101-010", "x-1", "2601-3", "260102-a"]) == {
+        "260101": 10
+    }
+
+
+async def test_numbers_follow_the_shop_day_in_one_statement(clean: None) -> None:
+    """The day is the shop's, in its time zone (Asia/Shanghai before setup); the statement that
+    raises the counter also checks that zone, so a shop set up in another one is never numbered by
+    a stale guess, and in steady state the number costs one statement."""
+    engine = engine_finder()
+    assert engine is not None
+    sqlcount.install(engine)
+    at = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)  # 2 June in Shanghai, still 1 June in Pago Pago
+
+    async def number(refuse: bool = False) -> tuple[str, int]:
+        async def handler() -> Outcome:
+            taken = await repair_orders.next_number(at)
+            if refuse:
+                raise workshop.Conflict(f"Refused after taking {taken}.", code="test.refused")
+            return Outcome(200, {"number": taken})
+
+        with sqlcount.counting() as statements:
+            reply = await execute(handler, actor="test")
+        return reply.body["number"], len(statements)
+
+    assert settings.get().shop_timezone == "Asia/Shanghai"
+    assert (await number())[0] == "260602-001"
+    assert await number() == ("260602-002", 1)
+    with pytest.raises(workshop.Conflict, match="260602-003"):
+        await number(refuse=True)
+    assert await number() == ("260602-003", 1)  # a refused command hands no number out
+    await Shop(name="Pago", timezone="Pacific/Pago_Pago", language="en", created_at=at).save()
+    assert (await number())[0] == "260601-001"  # the guess was refused, the zone read again
+    assert await number() == ("260601-002", 1)
+    await Shop.delete(force=True)
+    assert (await number())[0] == "260602-004"
+
+
+async def test_the_reply_to_a_write_up_is_what_reading_it_shows(advisor: Any) -> None:
+    """The reply is built from what was written, not read back: it must still be the order as
+    GET shows it, byte for byte (a promise sent with +08:00 comes back in UTC both ways)."""
+    shanghai = (datetime.now(UTC) + timedelta(hours=5)).astimezone(ZoneInfo("Asia/Shanghai"))
+    body = ro_body(
+        promised_at=shanghai.isoformat(),
+        customer={"name": "Ann Lee", "phone": "+44 20 7946 0000", "language": "en"},
+        vehicle={"plate": "ab-12 cd"},
+        fuel_level=None,
+        concerns=[],
+        jobs=[
+            {"title": "Brake pads", "estimated_hours": 1.25, "price": 1234.5},
+            {"title": "Check", "estimated_hours": 0.1},
+            {"title": "Wipers", "estimated_hours": 0.2, "price": 0},
+        ],
+    )
+    created = await advisor.post("/api/repair-orders", json=body)
+    assert created.status_code == 201, created.text
+    shown = await advisor.get(f"/api/repair-orders/{created.json()['id']}")
+    assert shown.status_code == 200
+    assert created.json() == shown.json()
+    assert created.content == shown.content
+    bare = await advisor.post("/api/repair-orders", json=ro_body(jobs=[]))
+    assert bare.status_code == 201, bare.text
+    assert bare.json() == (await advisor.get(f"/api/repair-orders/{bare.json()['id']}")).json()
+
+
+async def test_a_new_order_costs_at_most_eight_statements(advisor: Any) -> None:
+    """Issue 12 item 5: the session, the number, customer, vehicle, order, jobs (one INSERT), the
+    key's record, the event. The same on PostgreSQL (its command lock is how the transaction begins,
+    not a statement: tests/sqlcount.py)."""
+    engine = engine_finder()
+    assert engine is not None
+    sqlcount.install(engine)
+    await _create(advisor)
+    five_jobs = [{"title": f"Job {n}", "estimated_hours": 1} for n in range(5)]
+    with sqlcount.counting() as statements:
+        r = await advisor.post(
+            "/api/repair-orders", json=ro_body(jobs=five_jobs), headers={"Idempotency-Key": "new-order"}
+        )
+    assert r.status_code == 201, r.text
+    assert len(statements) <= 8, "\n".join(statements)
+    assert sum(sql.startswith('INSERT INTO "job"') for sql in statements) == 1
+    assert not any("LIKE" in sql for sql in statements)

@@ -1,8 +1,10 @@
-"""SQLite contention benchmark (RELIABILITY 18): 40 tablets × 500 clock operations through the real server.
+"""Contention benchmark (RELIABILITY 18): 40 tablets × 500 clock operations through the real server.
 
     .venv/bin/python tests/bench/bench_clock.py               # 40 tablets × 500 clock operations
     .venv/bin/python tests/bench/bench_clock.py --quick       # 40 × 100 (a smoke run)
     .venv/bin/python tests/bench/bench_clock.py --think-ms 500  # tablets pause between taps
+    .venv/bin/python tests/bench/bench_clock.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+                                                               # the same on PostgreSQL (a database of its own)
 
 A real `python -m api serve` (uvicorn, one worker) on a fresh SQLite DATA_DIR, pinned to CPU 0 after the
 set-up (all its threads); this client on CPU 1. The full run is 20,000+ requests: it takes as long as
@@ -17,13 +19,18 @@ still in flight): both must answer 200 with the same body, one effect.
 Floors measured in the same run, on the same server and sessions:
   * the 40 tablets doing GET /api/health (a signed-in round trip with a read, no write);
   * one more technician doing clock operations alone, one after another (uncontended write latency).
-Writes are serialised (BEGIN IMMEDIATE), so with N tablets and no think time a request would wait about
-N × the uncontended time if the write lock were handed over in turn: that figure is printed next to
-the percentiles. (SQLite's busy timeout does not queue: waiters sleep and retry, so the median can be
-far below it and the tail far above.)
+Commands run one at a time on one writer connection and commit in groups (api/sqlite_engine.py,
+api/postgres_commands.py), so with N tablets and no think time a request would wait about N × the
+uncontended time if every command paid its own COMMIT: that figure is printed next to the
+percentiles; group commit shares one COMMIT among the commands that queued during the last one.
+The server's CPU time per request is printed too (all its threads, from /proc): when the server uses
+a whole core, CPU per request, not the lock, sets the throughput and so the latency.
+
+With --postgres the server uses a database of its own on that server, created for the run and dropped
+after it (PostgreSQL's own processes are not pinned: they are not part of `python -m api serve`).
 
 Checked: no "database is locked" in any reply or server log line, no 5xx; then, with the server
-stopped, the SQLite file is read (read-only): at most one open clock entry per technician, no
+stopped, the database is read back (the SQLite file read-only): at most one open clock entry per technician, no
 overlapping entries, entries and clock events per technician equal to the operations that succeeded,
 and idempotency records equal to the keyed commands that were not replays. Prints a PASS/FAIL line for
 "0 locked, p95 < 100 ms"; exits 1 only on locked errors, 5xx, dropped requests or broken data.
@@ -36,6 +43,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -46,7 +54,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,6 +106,15 @@ def pin_cpu0(pid: int) -> None:
             os.sched_setaffinity(int(task.name), {0})
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -115,6 +132,7 @@ class Server:
     data: Path
     log: Path
     process: subprocess.Popen[bytes]
+    postgres: str | None = None  # the server's DATABASE_URL on PostgreSQL; None: SQLite in `data`
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -126,31 +144,55 @@ class Server:
                 self.process.wait(5)
 
 
-@contextlib.contextmanager
-def bayline_server() -> Iterator[Server]:
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", url, count=1)
+
+
+@contextlib.asynccontextmanager
+async def bayline_server(postgres: str | None) -> AsyncIterator[Server]:
     data = Path(tempfile.mkdtemp(prefix="bench-clock-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PHOTOS_DIR")}
     env.update(DATA_DIR=str(data), BAYLINE_SECRET=SECRET, PYTHONUNBUFFERED="1")
+    database = ""
+    if postgres:
+        database = f"bench_clock_{uuid.uuid4().hex[:10]}"
+        await _pg_admin(postgres, f'CREATE DATABASE "{database}"')
+        env["DATABASE_URL"] = _with_database(postgres, database)
     cli = [sys.executable, "-m", "api"]
-    subprocess.run([*cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    add = ["staff", "add", "--username", "manager", "--name", "Bench Manager", "--role", "manager"]
-    subprocess.run([*cli, *add, "--pin", PIN], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
     log = data / "server.log"
-    with log.open("wb") as out:  # stdout (access log) and stderr (errors, tracebacks) together
-        process = subprocess.Popen(
-            [*cli, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(port, data, log, process)
+    process: subprocess.Popen[bytes] | None = None
     try:
+        subprocess.run([*cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+        add = ["staff", "add", "--username", "manager", "--name", "Bench Manager", "--role", "manager"]
+        subprocess.run([*cli, *add, "--pin", PIN], cwd=ROOT, env=env, check=True, capture_output=True)
+        with log.open("wb") as out:  # stdout (access log) and stderr (errors, tracebacks) together
+            process = subprocess.Popen(
+                [*cli, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        server = Server(port, data, log, process, env.get("DATABASE_URL"))
         wait_port(port, process, log)
         yield server
     finally:
-        server.stop()
+        if process is not None:
+            Server(port, data, log, process).stop()
+        if database:
+            assert postgres is not None
+            await _pg_admin(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -347,35 +389,44 @@ def parse_at(value: Any) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def verify(db_path: Path, tally: Tally, technicians: list[Tablet], setup_commits: int) -> list[str]:
-    problems: list[str] = []
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+READ_BACK = {
+    "entries": "SELECT technician, job, started_at, ended_at FROM clock_entry ORDER BY technician, id",
+    "events": "SELECT actor, type FROM event WHERE type IN ('clock.on', 'clock.off')",
+    "in_progress": "SELECT id FROM job WHERE state = 'in_progress'",
+    "records": "SELECT COUNT(*) FROM idempotency_record",
+    # Where taps are kept as rows of their own (clock_event), one row per tap, replays included once.
+    "taps": "SELECT technician, COUNT(*) FROM clock_event GROUP BY technician",
+}
+
+
+async def read_back(server: Server) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows `verify` checks, from the stopped server's database (SQLite file or PostgreSQL)."""
+    if server.postgres is None:
+        con = sqlite3.connect(f"file:{server.data / 'bayline.sqlite3'}?mode=ro", uri=True)
+        try:
+            return {name: con.execute(sql).fetchall() for name, sql in READ_BACK.items()}
+        finally:
+            con.close()
+    import asyncpg
+
+    connection = await asyncpg.connect(server.postgres)
     try:
-        entries: dict[int, list[tuple[datetime, datetime | None, int]]] = {}
-        for tech, job, started, ended in con.execute(
-            "SELECT technician, job, started_at, ended_at FROM clock_entry ORDER BY technician, id"
-        ):
-            entries.setdefault(tech, []).append((parse_at(started), parse_at(ended) if ended else None, job))
-        events = Counter(
-            (actor, type_)
-            for actor, type_ in con.execute(
-                "SELECT actor, type FROM event WHERE type IN ('clock.on', 'clock.off')"
-            )
-        )
-        in_progress = {job for (job,) in con.execute("SELECT id FROM job WHERE state = 'in_progress'")}
-        records = con.execute("SELECT COUNT(*) FROM idempotency_record").fetchone()[0]
-        # Where taps are kept as rows of their own (clock_event), one row per tap, replays included once.
-        taps: Counter[int] | None = None
-        if con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clock_event'"
-        ).fetchone():
-            taps = Counter(
-                dict(
-                    con.execute("SELECT technician, COUNT(*) FROM clock_event GROUP BY technician").fetchall()
-                )
-            )
+        return {name: [tuple(r) for r in await connection.fetch(sql)] for name, sql in READ_BACK.items()}
     finally:
-        con.close()
+        await connection.close()
+
+
+def verify(
+    stored: dict[str, list[tuple[Any, ...]]], tally: Tally, technicians: list[Tablet], setup_commits: int
+) -> list[str]:
+    problems: list[str] = []
+    entries: dict[int, list[tuple[datetime, datetime | None, int]]] = {}
+    for tech, job, started, ended in stored["entries"]:
+        entries.setdefault(tech, []).append((parse_at(started), parse_at(ended) if ended else None, job))
+    events = Counter((actor, type_) for actor, type_ in stored["events"])
+    in_progress = {job for (job,) in stored["in_progress"]}
+    records = stored["records"][0][0]
+    taps: Counter[int] = Counter(dict(stored["taps"]))
     open_total = 0
     for t in technicians:
         rows = entries.get(t.staff_id, [])
@@ -398,7 +449,7 @@ def verify(db_path: Path, tally: Tally, technicians: list[Tablet], setup_commits
             problems.append(
                 f"{t.username}: entries/closed/clock.on/clock.off = {got}, successful on/off = {on}/{off}"
             )
-        if taps is not None and taps[t.staff_id] != on + off:
+        if taps[t.staff_id] != on + off:
             problems.append(f"{t.username}: {taps[t.staff_id]} clock taps kept, {on + off} succeeded")
         running = {r[2] for r in open_rows}
         if running != in_progress & set(t.jobs):
@@ -439,14 +490,15 @@ def log_lines(log: Path) -> tuple[int, Counter[str], int]:
     return locked, exceptions, server_errors
 
 
-async def run(ops: int, think_ms: float) -> int:
+async def run(ops: int, think_ms: float, postgres: str | None) -> int:
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {1})
     print(
         f"bench_clock: {TABLETS} tablets × {ops} clock operations (+~{(REPLAY_AFTER + REPLAY_INFLIGHT) * 100:.0f}% "
-        f"repeated keys), think time {think_ms:.0f} ms; server (SQLite, 1 worker) on CPU 0, client on CPU 1"
+        f"repeated keys), think time {think_ms:.0f} ms; server ({'PostgreSQL' if postgres else 'SQLite'}, "
+        "1 worker) on CPU 0, client on CPU 1"
     )
-    with bayline_server() as server:
+    async with bayline_server(postgres) as server:
         started = time.perf_counter()
         # Set-up (82 argon2 hashes) may use both CPUs; everything measured runs with the server on CPU 0.
         manager, tablets, solo = await set_up(server.port)
@@ -463,23 +515,27 @@ async def run(ops: int, think_ms: float) -> int:
         solo_fresh = solo_tally.latencies["fresh"][WARMUP:]
 
         tally = Tally()
+        cpu0 = cpu_seconds(server.process.pid)
+        client0 = time.process_time()
         t0 = time.perf_counter()
         await asyncio.gather(
             *(t.clock(ops, random.Random(i), tally, think_ms / 1000) for i, t in enumerate(tablets))
         )
         elapsed = time.perf_counter() - t0
+        server_cpu = cpu_seconds(server.process.pid) - cpu0
+        client_cpu = time.process_time() - client0
 
         for t in [manager, solo, *tablets]:
             await t.http.aclose()
         server.stop()
         log_locked, exceptions, log_5xx = log_lines(server.log)
-        db_path = server.data / "bayline.sqlite3"
+        stored = await read_back(server)
         # The solo technician's operations are part of the same database.
         for sid, n in solo_tally.on_ok.items():
             tally.on_ok[sid] += n
         for sid, n in solo_tally.off_ok.items():
             tally.off_ok[sid] += n
-        problems = verify(db_path, tally, [*tablets, solo], setup_commits + solo_tally.keyed_commits)
+        problems = verify(stored, tally, [*tablets, solo], setup_commits + solo_tally.keyed_commits)
         for exception, n in exceptions.most_common(5):
             print(f"server log: {n} × {exception}")
 
@@ -499,6 +555,11 @@ async def run(ops: int, think_ms: float) -> int:
         f"clock requests: {requests} ({len(fresh)} operations, {len(tally.latencies['replay'])} replays after "
         f"the reply, {len(tally.latencies['dup'])} sent as in-flight pairs) in {elapsed:.1f} s = "
         f"{requests / elapsed:.0f} req/s"
+    )
+    print(
+        f"  server CPU {server_cpu:.1f} s = {server_cpu / requests * 1000:.2f} ms per request "
+        f"({server_cpu / elapsed * 100:.0f} % of one core: at 100 % the server, not the lock, is the limit); "
+        f"this client {client_cpu / elapsed * 100:.0f} % of its core (near 100 %: the client is the limit)"
     )
     print(f"  contended, every clock request   {figures(every)}")
     print(f"  contended, fresh operations only {figures(fresh)}")
@@ -546,8 +607,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help=f"{TABLETS} × 100 operations")
     parser.add_argument("--ops", type=int, default=OPS, help="clock operations per tablet")
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between a tablet's taps")
+    parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (a database of its own at URL)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import uvloop
 
-    sys.exit(uvloop.run(run(100 if args.quick else args.ops, args.think_ms)))
+    sys.exit(uvloop.run(run(100 if args.quick else args.ops, args.think_ms, args.postgres)))
