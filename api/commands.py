@@ -9,6 +9,7 @@ a hint so live streams read the new events from the database.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -29,6 +30,19 @@ IDEMPOTENCY_KEEP = timedelta(days=30)  # the contract promises at least 7 days
 
 class IdempotencyMismatch(Exception):
     """The same Idempotency-Key was sent before with a different request."""
+
+
+class IdempotencyInFlight(Exception):
+    """A request with this Idempotency-Key is still being carried out (RELIABILITY.md: 409)."""
+
+
+# Keys of the commands this process is carrying out now, each with what its end sets. A repeat that
+# arrives meanwhile (a tablet that gave up waiting and sent again) waits for the first a little and
+# then replays its reply (RELIABILITY check 14: identical replies); one still running after that is
+# told 409 "still being carried out" (RELIABILITY's rule for a request in flight), which the outbox
+# keeps and sends again shortly. Across workers a repeat waits for the command lock and replays.
+_in_flight: dict[str, asyncio.Event] = {}
+IN_FLIGHT_WAIT = 5.0  # seconds a repeat waits for the first before it is told 409
 
 
 @dataclass
@@ -117,13 +131,40 @@ async def execute(
     and finds the key taken then: its work is rolled back and the stored reply answered instead.
     When the handler refuses (a replayed clock tap finds its own tap already done), the key is
     looked up before the refusal is answered, so a replay of a success still replays it.
-    Commands run one at a time (api/db.py), so a repeat sent while the first is still running waits
-    for it and replays its reply: it never runs beside it, and never gets a 409 for being early.
+    A repeat sent while the first is still being carried out waits for it (up to IN_FLIGHT_WAIT,
+    then IdempotencyInFlight: 409, to be sent again later) and replays its reply: it never runs
+    beside it.
     """
     received = now()
     engine = engine_finder()
     assert engine is not None
     scoped = _scoped(actor, key) if key else None
+    if scoped is None:
+        return await _execute(handler, engine, actor, scoped, request_hash, stamp, received)
+    while (first := _in_flight.get(scoped)) is not None:
+        try:
+            await asyncio.wait_for(first.wait(), IN_FLIGHT_WAIT)
+        except TimeoutError:
+            raise IdempotencyInFlight(
+                "This request is still being carried out: it is sent again shortly and then answered."
+            ) from None
+    ended = _in_flight[scoped] = asyncio.Event()
+    try:
+        return await _execute(handler, engine, actor, scoped, request_hash, stamp, received)
+    finally:
+        del _in_flight[scoped]
+        ended.set()
+
+
+async def _execute(
+    handler: Callable[[], Awaitable[Outcome]],
+    engine: Any,
+    actor: str,
+    scoped: str | None,
+    request_hash: str,
+    stamp: DeviceStamp | None,
+    received: datetime,
+) -> Reply:
     try:
         async with db.write_transaction(engine):
             outcome = await handler()

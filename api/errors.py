@@ -21,7 +21,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 import photos
 from api import inputs, workshop
-from api.commands import IdempotencyMismatch
+from api.commands import IdempotencyInFlight, IdempotencyMismatch
+from api.sqlite_engine import GroupLost
 
 log = logging.getLogger("bayline")
 
@@ -161,6 +162,11 @@ def idempotency_mismatch(_: Request, exc: IdempotencyMismatch) -> Response[dict[
     return _json(422, str(exc), code="request.idempotency_reused")
 
 
+def idempotency_in_flight(_: Request, exc: IdempotencyInFlight) -> Response[dict[str, Any]]:
+    body = {"status_code": 409, "detail": str(exc), "code": "request.in_flight"}
+    return Response(body, status_code=409, headers={"Retry-After": "1"})
+
+
 def _field_message(item: dict[str, Any]) -> tuple[str, str]:
     field = str(item.get("key") or "body")
     message = str(item.get("message") or "is not valid")
@@ -261,6 +267,18 @@ def photo_error(_: Request, exc: photos.PhotoError) -> Response[dict[str, Any]]:
     return _json(exc.status, str(exc), code=code, params={"max_mb": photos.MAX_BYTES // 1_000_000})
 
 
+def write_lost(request: Request, exc: GroupLost) -> Response[dict[str, Any]]:
+    """The database dropped the transaction a command was grouped in (I/O error, full disk): nothing
+    of it was kept, and sending it again can succeed; the outbox retries a 503 by itself."""
+    log.error("write lost on %s %s: %s", request.method, request.url.path, exc)
+    body = {
+        "status_code": 503,
+        "detail": "The server could not save this just now; nothing was changed. Try again.",
+        "code": "server.unavailable",
+    }
+    return Response(body, status_code=503, headers={"Retry-After": "2"})
+
+
 def server_error(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(
@@ -273,6 +291,8 @@ def server_error(request: Request, exc: Exception) -> Response[dict[str, Any]]:
 HANDLERS: dict[type[Exception] | int, Any] = {
     workshop.DomainError: domain_error,
     IdempotencyMismatch: idempotency_mismatch,
+    IdempotencyInFlight: idempotency_in_flight,
+    GroupLost: write_lost,
     photos.PhotoError: photo_error,
     ValidationException: validation_error,
     HTTPException: http_error,

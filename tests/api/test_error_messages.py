@@ -157,3 +157,24 @@ async def test_status_page_says_its_refusals_with_the_same_catalogue(advisor: An
     assert gone.status_code == 404 and chinese("status.link_unknown", {}) in gone.text
     api = await advisor.get("/api/status/" + "x" * 43, headers=ZH)
     refusal(api, 404, "status.link_unknown")
+
+
+async def test_a_lost_write_group_is_a_503_the_outbox_retries_and_nothing_is_kept(
+    app: Any, clean: None, monkeypatch: Any
+) -> None:
+    """The database dropping the grouped transaction (I/O error, full disk) answers 503 with a code
+    the screens translate and Retry-After (the outbox sends a 5xx again), not a bare 500."""
+    from api import commands
+    from api.sqlite_engine import GroupLost
+
+    async def lost(*_: Any, **__: Any) -> Any:
+        raise GroupLost("The database dropped the transaction; retry.")
+
+    c, _ = await signed_in(app, "advisor")
+    async with contextlib.aclosing(c):
+        monkeypatch.setattr(commands, "_execute", lost)
+        r = await c.post("/api/repair-orders", json=ro_body(), headers=ZH)
+        monkeypatch.undo()
+        body = refusal(r, 503, "server.unavailable")
+        assert r.headers["retry-after"] == "2" and body["detail"]
+        assert await RepairOrder.count() == 0

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from api import commands
 from api.commands import Outcome, execute
 from api.events import NewEvent
 from api.tables import Event, IdempotencyRecord, Job, PromiseChange, RepairOrder, Staff
@@ -185,10 +187,8 @@ async def test_same_key_other_body_is_422_even_when_that_body_is_refused(app: An
 
 
 async def test_a_repeat_sent_while_the_first_is_in_flight_waits_for_it_and_replays(clean: None) -> None:
-    """RELIABILITY.md says "a request still in flight → 409". Commands run one at a time (the SQLite
-    writer, PostgreSQL's command lock), so a repeat never runs beside the first: it waits for it and
-    answers its stored reply, the same bytes (RELIABILITY check 14: identical replies). A 409 would
-    be worse: the outbox takes a 409 for a refusal of the action."""
+    """A repeat never runs beside the first: it waits for it and answers its stored reply, the same
+    bytes (RELIABILITY check 14: identical replies)."""
     started, finish = asyncio.Event(), asyncio.Event()
     runs: list[str] = []
 
@@ -212,3 +212,51 @@ async def test_a_repeat_sent_while_the_first_is_in_flight_waits_for_it_and_repla
     assert (two.status_code, two.body, two.replayed) == (201, {"made_by": "first"}, True)
     assert await Event.select(Event.data).where(Event.type == "test.made") == [{"data": '{"by": "first"}'}]
     assert await IdempotencyRecord.count() == 1
+
+
+async def test_a_repeat_still_waiting_after_the_wait_is_told_409_and_replays_later(
+    clean: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RELIABILITY.md: "a request still in flight → 409". A first send stuck past the wait leaves the
+    repeat a 409 with code request.in_flight (the outbox keeps it and sends it again), and the repeat
+    sent after the first ended replays its reply."""
+    monkeypatch.setattr(commands, "IN_FLIGHT_WAIT", 0.05)
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> Outcome:
+        started.set()
+        await finish.wait()
+        return Outcome(201, {"made": 1}, [NewEvent("test.made", None, {})])
+
+    async def never() -> Outcome:
+        raise AssertionError("a repeat must not run beside the first")
+
+    first = asyncio.create_task(execute(slow, actor="staff:1", key="k", request_hash="h"))
+    await asyncio.wait_for(started.wait(), 5)
+    with pytest.raises(commands.IdempotencyInFlight):
+        await asyncio.wait_for(execute(never, actor="staff:1", key="k", request_hash="h"), 5)
+    finish.set()
+    assert (await asyncio.wait_for(first, 5)).replayed is False
+    later = await asyncio.wait_for(execute(never, actor="staff:1", key="k", request_hash="h"), 5)
+    assert (later.status_code, later.body, later.replayed) == (201, {"made": 1}, True)
+    assert await Event.count().where(Event.type == "test.made") == 1
+
+
+async def test_the_in_flight_refusal_is_a_409_the_outbox_sends_again(app: Any, clean: None) -> None:
+    """The HTTP shape of that refusal: 409, code request.in_flight, Retry-After."""
+    c, person = await signed_in(app, "advisor")
+    async with contextlib.aclosing(c):
+        key = "stuck-key"
+        scoped = commands._scoped(f"staff:{person['id']}", key)
+        commands._in_flight[scoped] = asyncio.Event()  # a first send of this key still running
+        try:
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(commands, "IN_FLIGHT_WAIT", 0.05)
+                r = await c.post("/api/repair-orders", json=ro_body(), headers={"Idempotency-Key": key})
+        finally:
+            del commands._in_flight[scoped]
+        assert r.status_code == 409 and r.json()["code"] == "request.in_flight", r.text
+        assert r.headers["retry-after"] == "1"
+        assert await RepairOrder.count() == 0
+        again = await c.post("/api/repair-orders", json=ro_body(), headers={"Idempotency-Key": key})
+        assert again.status_code == 201

@@ -327,7 +327,10 @@ async function replay() {
         backoff = true;
         break;
       }
-      if (PARK.has(status) && ours) {
+      // 409 "still being carried out" (a repeat of a send the server is still working on) is not a
+      // refusal: sent again below after the backoff, it gets the first send's reply.
+      const inFlight = status === 409 && body?.code === 'request.in_flight';
+      if (PARK.has(status) && ours && !inFlight) {
         // Kept as the code and its params (entryWords: shown in the language of whoever reads the
         // list later, maybe offline), with the words of now for entries read by an older version.
         const parked = { ...entry, state: 'parked', error: errorText(body, status), errorBody: refusal(body), status };
