@@ -3,6 +3,10 @@
 JSON payloads are kept in Text columns and (de)serialised by us so that SQLite and PostgreSQL
 behave the same. Money is integer cents and effort integer minutes: no float or Decimal drift
 between backends.
+
+Indexes that serve history-bound queries (several columns, partial) are made in raw SQL by
+migration 0013, which also dropped the single-column indexes they replace: those columns say
+`index=False` here so that an auto migration never brings them back.
 """
 
 from typing import TYPE_CHECKING
@@ -63,7 +67,7 @@ class StaffSession(Table):
     if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
         id: Serial
 
-    token_hash = Varchar(length=64, unique=True, index=True)
+    token_hash = Varchar(length=64, unique=True, index=False)
     staff = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False)
     # Indexed: a device with a past sign-in is one the shop knows (api/auth.py known_device).
     device_id = Varchar(length=64, default="", index=True)
@@ -123,7 +127,7 @@ class RepairOrder(Table):
     promised_at = Timestamptz()
     first_promised_at = Timestamptz(help_text="The promise as first given: on-time KPIs use it")
     status_nonce = Varchar(length=64, help_text="Input of the status token; a new one revokes")
-    status_token_hash = Varchar(length=64, unique=True, index=True)
+    status_token_hash = Varchar(length=64, unique=True, index=False)
     created_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
     created_at = Timestamptz()
     ready_at = Timestamptz(null=True, default=None)
@@ -180,7 +184,7 @@ class ClockEntry(Table):
         id: Serial
 
     job = ForeignKey(references=Job, null=False, index=True)
-    technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=True)
+    technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=False)
     started_at = Timestamptz()
     ended_at = Timestamptz(null=True, default=None)
     reason = Varchar(length=20, null=True, default=None)
@@ -209,7 +213,7 @@ class ClockEvent(Table):
         id: Serial
 
     key = Varchar(length=64, unique=True, help_text="sha256 of the actor's Idempotency-Key, or a server id")
-    technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=True)
+    technician = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=False)
     job = ForeignKey(references=Job, null=True, default=None)
     kind = Varchar(length=10, help_text="on, off or stop_all")
     at = Timestamptz(index=True, help_text="Effective time: the tap on the server's clock")
@@ -243,7 +247,7 @@ class Attendance(Table):
     if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
         id: Serial
 
-    staff = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=True)
+    staff = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=False, index=False)
     clock_in_at = Timestamptz()
     clock_out_at = Timestamptz(null=True, default=None)
     device_in_at = Timestamptz(null=True, default=None)
@@ -331,7 +335,7 @@ class IdempotencyRecord(Table):
     if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
         id: Serial
 
-    scoped_key = Varchar(length=64, unique=True, index=True, help_text="sha256(scope, key)")
+    scoped_key = Varchar(length=64, unique=True, index=False, help_text="sha256(scope, key)")
     request_hash = Varchar(length=64)
     status_code = Integer()
     body = Text()

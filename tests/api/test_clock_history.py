@@ -222,12 +222,6 @@ def _vm_steps(path: str, sql: str, args: list[Any]) -> int:
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="counts SQLite's virtual-machine steps")
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the history indexes (issue 18 item 2): clock_entry (technician, ended_at), "
-    "clock_entry (technician, started_at), clock_event (technician, at), attendance (staff, clock_out_at); "
-    "measured with them: flat",
-)
 async def test_the_read_of_a_tap_costs_the_same_after_months_of_history(floor: Floor, app: Any) -> None:
     """The tap's one read, for a person with months of settled days and for one with none, in the
     same state today: the work SQLite does may not grow with the history."""
