@@ -6,13 +6,11 @@ Commands run inside api.commands.execute. No web imports.
 
 from __future__ import annotations
 
-import functools
 import json
-import operator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api import clockbook, clockstore, events, readmodels, workshop
+from api import clockstore, events, readmodels, workshop
 from api.commands import Outcome, now
 from api.tables import ClockCorrection, ClockEntry
 
@@ -65,27 +63,37 @@ def reviews(by: int, role: str, row: dict[str, Any]) -> bool:
     return role in CHECKERS and row["technician"] != by
 
 
+# The waiting entries in order, from the partial index on review_queued; each one's names looked up
+# by key (a scalar subquery each: never a join a planner could run over every job and order).
+_REVIEW_ENTRY = clockstore.json_object(
+    ClockEntry,
+    "ce",
+    {
+        "technician.name": '(SELECT s."name" FROM "staff" s WHERE s."id" = ce."technician")',
+        "job.title": '(SELECT j."title" FROM "job" j WHERE j."id" = ce."job")',
+        "job.repair_order.number": '(SELECT r."number" FROM "repair_order" r WHERE r."id" = '
+        '(SELECT j."repair_order" FROM "job" j WHERE j."id" = ce."job"))',
+    },
+)
+_REVIEW_SQL = f"""
+SELECT 'entry' AS part, {_REVIEW_ENTRY} AS data
+FROM "clock_entry" ce
+WHERE ce."review_queued" IS NOT NULL AND ce."technician" <> :by
+ORDER BY ce."review_queued", ce."id"
+LIMIT {REVIEW_LIST_MAX}
+"""  # noqa: S608 - column names and a constant; the person is a parameter
+
+
 async def review_list(by: int) -> dict[str, Any]:
     """Entries with taps flagged for review (late, before their job or before the person's working
     day) that no foreman or manager has looked at yet, oldest first. Not `by`'s own: someone else
-    reviews those (`reviews`), so offering them would only lead to a refusal."""
-    flagged = functools.reduce(
-        operator.or_, (ClockEntry.flags.like(f"%{f}%") for f in clockbook.REVIEW_FLAGS)
-    )
-    rows = (
-        await ClockEntry.select(
-            *ClockEntry.all_columns(),
-            ClockEntry.technician.name,
-            ClockEntry.job.title,
-            ClockEntry.job.repair_order.number,  # type: ignore[union-attr]
-        )
-        .where(ClockEntry.reviewed_at.is_null() & flagged & (ClockEntry.technician != by))
-        .order_by(ClockEntry.started_at)
-        .order_by(ClockEntry.id)
-        .limit(REVIEW_LIST_MAX)
-    )
+    reviews those (`reviews`), so offering them would only lead to a refusal. Only the waiting
+    entries are read, in order, from their partial index (ClockEntry.review_queued: the start of
+    an entry while it waits, so the order is the entries' start, then id)."""
+    rows = await clockstore.json_rows(_REVIEW_SQL, by=by)
     entries = []
-    for row in rows:
+    for _, found in rows:
+        row = clockstore.typed(ClockEntry, found)
         shown = readmodels.entry_out(row, {row["job"]: row["job.title"]})
         shown["technician_name"] = row["technician.name"]
         shown["repair_order_number"] = row["job.repair_order.number"]
@@ -104,8 +112,10 @@ async def review(entry_id: int, by: int, role: str) -> Outcome:
     if not clockstore.needs_review(row):
         raise workshop.Conflict("This entry has nothing left to review.", code="clock.reviewed")
     at = now()
-    await ClockEntry.update({ClockEntry.reviewed_at: at}).where(ClockEntry.id == entry_id)
-    row = {**row, "reviewed_at": at}
+    await ClockEntry.update({ClockEntry.reviewed_at: at, ClockEntry.review_queued: None}).where(
+        ClockEntry.id == entry_id
+    )
+    row = {**row, "reviewed_at": at, "review_queued": None}
     await ClockCorrection(
         entry_key=row["on_key"],
         kind="review",
@@ -193,6 +203,7 @@ async def correct(
     }
     if reviews(by, role, row):
         changes["reviewed_at"] = at  # a correction is the foreman's review too
+        changes["review_queued"] = None
     # Only this entry changes: the derived times and every other entry stay as they are.
     await ClockEntry.update({getattr(ClockEntry, k): v for k, v in changes.items()}).where(
         ClockEntry.id == entry_id

@@ -17,7 +17,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from piccolo.columns import Boolean, Timestamptz
@@ -55,6 +55,7 @@ _ENTRY_INSERT = (
     "corrected_ended_at",
     "corrected",
     "reviewed_at",
+    "review_queued",
 )
 _NEW_ENTRY = {
     "confirmed_at": None,
@@ -62,6 +63,7 @@ _NEW_ENTRY = {
     "corrected_ended_at": None,
     "corrected": False,
     "reviewed_at": None,
+    "review_queued": None,
 }
 
 
@@ -142,7 +144,7 @@ def _names(table: type[Table]) -> list[str]:
     return [c._meta.db_column_name for c in table._meta.columns]
 
 
-def _object(table: type[Table], alias: str, extra: dict[str, str] | None = None) -> str:
+def json_object(table: type[Table], alias: str, extra: dict[str, str] | None = None) -> str:
     """A row as one JSON object: `json_object` on SQLite and `json_build_object` on PostgreSQL take
     the same arguments, so every part of a mixed read fits one column."""
     pairs = [f"'{name}', {alias}.\"{name}\"" for name in _names(table)]
@@ -150,7 +152,7 @@ def _object(table: type[Table], alias: str, extra: dict[str, str] | None = None)
     return f"JSON_OBJECT({', '.join(pairs)})"
 
 
-def _typed(table: type[Table], row: dict[str, Any]) -> dict[str, Any]:
+def typed(table: type[Table], row: dict[str, Any]) -> dict[str, Any]:
     """A row decoded from JSON as the ORM would give it: UTC datetimes and booleans (SQLite keeps
     text and 0/1; PostgreSQL writes ISO times in the session's zone)."""
     for column in table._meta.columns:
@@ -188,15 +190,42 @@ async def json_rows(sql: str, **params: Any) -> list[tuple[str, dict[str, Any]]]
     return [(r["part"], r["data"] if isinstance(r["data"], dict) else json.loads(r["data"])) for r in rows]
 
 
-# A job with what a tap's answer and events show of it: its technician's name, its order's stage.
-_JOB_OBJECT = _object(
+# A job with what a tap's answer and events show of it: its technician's name, its order's stage
+# (looked up per job: never a join the planner could turn into a scan of every order).
+_JOB_OBJECT = json_object(
     Job,
     "j",
-    {"technician.name": 's."name"', "ro.ready_at": 'r."ready_at"', "ro.delivered_at": 'r."delivered_at"'},
+    {
+        "technician.name": 's."name"',
+        "ro.ready_at": '(SELECT r."ready_at" FROM "repair_order" r WHERE r."id" = j."repair_order")',
+        "ro.delivered_at": '(SELECT r."delivered_at" FROM "repair_order" r WHERE r."id" = j."repair_order")',
+    },
 )
 
-# Built from column names only; every value is a parameter (`:name`).
-_TAP_SQL = f"""
+
+# How far before a tap its window may start without a second read. The start is known only inside
+# the statement, and PostgreSQL cannot estimate `started_at >= (SELECT start …)`: it guesses a third
+# of the person's history (for a shop with few technicians, most of the table: a sequential scan).
+# `:since`, a value it sees, bounds the window from below for it. A window starts where the entry
+# running at the tap started: on a working day, within a shift of the tap (the runaway-timer guard
+# stops forgotten clocks). When it starts earlier, `load` reads again from the start it found
+# (`>= :since` is then the same as `>= start`): rare, and exact either way.
+REACH = timedelta(hours=16)
+
+
+def _tap_sql(postgres: bool) -> str:
+    """The window's read. The few concerned jobs drive the lookups of their entries, orders and
+    checks: on PostgreSQL through `= ANY(ARRAY(…))`, an index lookup whatever the planner guesses
+    of how many there are (with `IN (…)` it guesses from the window's estimate, and on a long
+    history joins every job, order and quality check by hash); SQLite looks `IN (…)` up by index."""
+
+    def among(query: str) -> str:
+        return f"= ANY(ARRAY({query}))" if postgres else f"IN ({query})"
+
+    concerned = among('SELECT "id" FROM concerned')  # the concerned jobs' ids
+    orders = among(f'SELECT "repair_order" FROM "job" WHERE "id" {concerned}')  # noqa: S608 - names
+    # Built from column names only; every value is a parameter (`:name`).
+    return f"""
 WITH reach AS (
     SELECT "started_at" FROM "clock_entry" WHERE "technician" = :person AND "ended_at" IS NULL
     UNION ALL
@@ -207,10 +236,10 @@ WITH reach AS (
     ) AS moments
 ), mine AS (
     SELECT * FROM "clock_entry"
-    WHERE "technician" = :person AND "started_at" >= (SELECT "start" FROM win)
+    WHERE "technician" = :person AND "started_at" >= :since AND "started_at" >= (SELECT "start" FROM win)
 ), taps AS (
     SELECT * FROM "clock_event"
-    WHERE "technician" = :person AND "at" >= (SELECT "start" FROM win)
+    WHERE "technician" = :person AND "at" >= :since AND "at" >= (SELECT "start" FROM win)
 ), concerned AS (
     SELECT "id" FROM "job" WHERE "id" = :job
     UNION SELECT "job" FROM mine
@@ -218,26 +247,27 @@ WITH reach AS (
 )
 SELECT 'window' AS part, JSON_OBJECT('start', win."start") AS data FROM win
 UNION ALL
-SELECT 'mine', {_object(ClockEntry, "mine")} FROM mine
+SELECT 'mine', {json_object(ClockEntry, "mine")} FROM mine
 UNION ALL
-SELECT 'event', {_object(ClockEvent, "taps")} FROM taps
+SELECT 'event', {json_object(ClockEvent, "taps")} FROM taps
 UNION ALL
-SELECT 'entry', {_object(ClockEntry, "e")} FROM "clock_entry" e
-WHERE e."job" IN (SELECT "id" FROM concerned)
+SELECT 'entry', {json_object(ClockEntry, "e")} FROM "clock_entry" e
+WHERE e."job" {concerned}
 UNION ALL
 SELECT 'job', {_JOB_OBJECT}
 FROM "job" j
-JOIN "repair_order" r ON r."id" = j."repair_order"
 LEFT JOIN "staff" s ON s."id" = j."technician"
-WHERE j."repair_order" IN (SELECT "repair_order" FROM "job" WHERE "id" IN (SELECT "id" FROM concerned))
+WHERE j."repair_order" {orders}
 UNION ALL
-SELECT 'qc', JSON_OBJECT('job', q."job", 'signed_at', MAX(q."signed_at")) FROM "qc_record" q
-WHERE q."job" IN (SELECT "id" FROM concerned) GROUP BY q."job"
+SELECT 'qc', JSON_OBJECT('job', c."id", 'signed_at', (
+    SELECT MAX(q."signed_at") FROM "qc_record" q WHERE q."job" = c."id"
+)) FROM concerned c
 """  # noqa: S608 - column names from the tables, values as parameters
+
 
 # The person's open working day and the end of the last closed one (days never overlap).
 DAYS_SQL = f"""
-SELECT 'day' AS part, {_object(Attendance, "a")} AS data FROM "attendance" a
+SELECT 'day' AS part, {json_object(Attendance, "a")} AS data FROM "attendance" a
 WHERE a."staff" = :person AND a."clock_out_at" IS NULL
 UNION ALL
 SELECT 'last_out', JSON_OBJECT('at', (
@@ -246,16 +276,26 @@ SELECT 'last_out', JSON_OBJECT('at', (
 ))
 """  # noqa: S608 - column names from the tables, values as parameters
 
-# What a tap reads (`load`): parameters :person, :at and :job.
-WINDOW_SQL = f"{_TAP_SQL}UNION ALL\n{DAYS_SQL}"
+# What a tap reads (`load`), on SQLite and on PostgreSQL: parameters :person, :at, :job and :since
+# (at most the window's start).
+WINDOW_SQL = f"{_tap_sql(postgres=False)}UNION ALL\n{DAYS_SQL}"
+WINDOW_SQL_PG = f"{_tap_sql(postgres=True)}UNION ALL\n{DAYS_SQL}"
 
 
 async def load(technician: int, at: datetime, job: int | None = None) -> Window:
-    """Everything a tap of `technician` at `at` (on `job`, if any) reads, in one statement. A window
-    read for an earlier moment also serves a later tap (it only starts earlier)."""
+    """Everything a tap of `technician` at `at` (on `job`, if any) reads, in one statement (two when
+    a clock ran longer than REACH before `at`). A window read for an earlier moment also serves a
+    later tap (it only starts earlier)."""
+    engine = engine_finder()
+    sql = WINDOW_SQL if engine is None or db.is_sqlite(engine) else WINDOW_SQL_PG
+    since = at - REACH
+    rows = await json_rows(sql, person=technician, at=at, since=since, job=job)
+    start = next(moment(row["start"]) for part, row in rows if part == "window")
+    if start is not None and start < since:  # a clock ran longer than REACH: read its whole window
+        rows = await json_rows(sql, person=technician, at=at, since=start, job=job)
     window = Window(technician, at, [], [], [], {}, {}, {}, None, None)
     seen: set[int] = set()
-    for part, row in await json_rows(WINDOW_SQL, person=technician, at=at, job=job):
+    for part, row in rows:
         _take(window, part, row, seen)
     return window
 
@@ -265,20 +305,20 @@ def _take(window: Window, part: str, row: dict[str, Any], seen: set[int]) -> Non
     if part == "window":
         window.start = moment(row["start"]) or window.start
     elif part == "mine":
-        window.mine.append(_typed(ClockEntry, row))
+        window.mine.append(typed(ClockEntry, row))
     elif part == "event":
-        window.events.append(_typed(ClockEvent, row))
+        window.events.append(typed(ClockEvent, row))
     elif part == "entry" and row["id"] not in seen:
         seen.add(row["id"])
-        window.entries.append(_typed(ClockEntry, row))
+        window.entries.append(typed(ClockEntry, row))
     elif part == "job":
         order = {"ready_at": row.pop("ro.ready_at"), "delivered_at": row.pop("ro.delivered_at")}
         window.orders[row["repair_order"]] = order
-        window.jobs[row["id"]] = _typed(Job, row)
-    elif part == "qc":
+        window.jobs[row["id"]] = typed(Job, row)
+    elif part == "qc" and row["signed_at"] is not None:  # every concerned job; None: never checked
         window.last_qc[row["job"]] = moment(row["signed_at"])  # type: ignore[assignment]
     elif part == "day":
-        window.day = _typed(Attendance, row)
+        window.day = typed(Attendance, row)
     elif part == "last_out":
         window.last_out = moment(row["at"])
 
@@ -288,7 +328,7 @@ async def days(technician: int) -> tuple[dict[str, Any] | None, datetime | None]
     day, last_out = None, None
     for part, row in await json_rows(DAYS_SQL, person=technician):
         if part == "day":
-            day = _typed(Attendance, row)
+            day = typed(Attendance, row)
         else:
             last_out = moment(row["at"])
     return day, last_out
@@ -404,6 +444,7 @@ async def refold(window: Window) -> Refolded:
         # A reason the foreman has not seen yet puts a reviewed entry back on their list.
         if row is not None and set(review_of(values)) - set(review_of(row)):
             after["reviewed_at"] = None
+        after["review_queued"] = queued(after)
         touched_jobs.add(values["job"])
         if row is not None:
             touched_jobs.add(row["job"])
@@ -427,11 +468,11 @@ async def refold(window: Window) -> Refolded:
 
 async def _upsert(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Write changed and new entries in one statement; their ids by start key. A row whose key
-    exists gets the fold's columns (and the review mark) and keeps what people wrote on it."""
+    exists gets the fold's columns (and the review marks) and keeps what people wrote on it."""
     # Column names and placeholders only: every value is a parameter.
     columns = ", ".join(f'"{c}"' for c in _ENTRY_INSERT)
     values = ", ".join("(" + ", ".join("{}" for _ in _ENTRY_INSERT) + ")" for _ in rows)
-    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in (*FOLDED, "reviewed_at"))
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in (*FOLDED, "reviewed_at", "review_queued"))
     args = [row[c] for row in rows for c in _ENTRY_INSERT]
     insert = f'INSERT INTO "clock_entry" ({columns}) VALUES {values}'  # noqa: S608 - names only
     upsert = f'{insert} ON CONFLICT ("on_key") DO UPDATE SET {updates} RETURNING "id", "on_key"'
@@ -500,3 +541,9 @@ def review_of(row: dict[str, Any]) -> list[str]:
 
 def needs_review(row: dict[str, Any]) -> bool:
     return bool(review_of(row)) and row.get("reviewed_at") is None
+
+
+def queued(row: dict[str, Any]) -> datetime | None:
+    """ClockEntry.review_queued for the entry as `row` has it: its start while it waits for a
+    foreman's review (the review list's order), None when it does not."""
+    return row["started_at"] if needs_review(row) else None  # type: ignore[no-any-return]

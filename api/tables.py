@@ -204,6 +204,10 @@ class ClockEntry(Table):
     # When a foreman or manager looked at a tap flagged for review (its flags stay, as evidence);
     # who did is in ClockCorrection. A new review reason arriving later clears it again.
     reviewed_at = Timestamptz(null=True, default=None)
+    # The entry's start while it waits on the foreman's review list (a review reason among its
+    # flags, nobody reviewed it yet), NULL otherwise: the list reads only waiting entries, in order,
+    # from a partial index (migration 0014). api.clockstore and api.clock_entries keep it.
+    review_queued = Timestamptz(null=True, default=None)
 
 
 class ClockEvent(Table):

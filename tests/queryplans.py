@@ -226,6 +226,21 @@ class PostgresPlans:
         found: dict[str, Any] = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
         return found
 
+    async def analysed(self, statement: Statement) -> dict[str, Any]:
+        """The plan of a read for its values, run (EXPLAIN ANALYZE): what each step actually read."""
+        assert self.reads(statement), "EXPLAIN ANALYZE runs the statement: reads only"
+        raw = await self.connection.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {statement.sql}", *statement.args
+        )
+        found: dict[str, Any] = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+        return found
+
+    @staticmethod
+    def reads(statement: Statement) -> bool:
+        """A statement that only reads (safe to run again for EXPLAIN ANALYZE)."""
+        text = statement.sql.upper()
+        return statement.explainable and not any(w in text for w in ("INSERT ", "UPDATE ", "DELETE "))
+
     def full_scans(self, plan: dict[str, Any]) -> list[str]:
         scans = []
         for node in nodes(plan):
@@ -242,6 +257,19 @@ class PostgresPlans:
             ):
                 scans.append(f"{kind} using {index} on {relation} (no Index Cond: the whole index)")
         return scans
+
+
+def rows_read(plan: dict[str, Any]) -> dict[str, int]:
+    """Rows of history tables an analysed plan (PostgresPlans.analysed) read, by table: every row a
+    scan step returned or filtered out, in all its loops."""
+    read: dict[str, int] = {}
+    for node in nodes(plan):
+        table = node.get("Relation Name")
+        if table in HISTORY_TABLES and "Actual Rows" in node:
+            seen = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            seen += node.get("Rows Removed by Index Recheck", 0)
+            read[table] = read.get(table, 0) + seen * node.get("Actual Loops", 1)
+    return read
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -165,6 +165,27 @@ async def test_a_tap_reads_only_what_can_still_change(floor: Floor, seen: Seen) 
     assert await ClockEntry.count() == 2 * HISTORY_DAYS + 3
 
 
+async def test_a_clock_running_longer_than_the_reach_is_read_whole(floor: Floor, seen: Seen) -> None:
+    """A tap's read is bounded below by REACH before it (a value the planner sees); a clock that
+    ran longer than that (the runaway-timer guard did not stop it) starts the window earlier, and
+    the tap reads again from there: its result is the fold of every tap of the window."""
+    now, (a, _, _) = floor.now, floor.jobs
+    await write_history(floor.person, floor.old_job, 5, now - timedelta(days=2))
+    began = now - clockstore.REACH - timedelta(hours=4)
+    r = await floor.tech.post(f"/api/jobs/{a}/clock-on", json=tapped(began), headers=key())
+    assert r.status_code == 200, r.text
+    assert len(seen.rows["window"]) == 1  # the window of a tap with nothing running starts at it
+    r = await floor.tech.post(f"/api/jobs/{a}/clock-off", json={"reason": "break"}, headers=key())
+    assert r.status_code == 200, r.text
+    assert len(seen.rows["window"]) == 3, "the stop read its window twice: from REACH, then from the start"
+    assert clockstore.moment(seen.rows["window"][-1]["start"]) == began
+    rows = await ClockEntry.select().where(ClockEntry.started_at >= began)
+    assert [(row["job"], row["started_at"], row["reason"]) for row in rows] == [(a, began, "break")]
+    assert rows[0]["ended_at"] is not None and rows[0]["ended_at"] >= now
+    job = await Job.select(Job.state).where(Job.id == a).first()
+    assert job is not None and job["state"] == "paused"
+
+
 async def test_the_answer_is_what_was_stored(floor: Floor) -> None:
     """The reply and the events are built from the one read and the writes, not read back: they
     must equal the rows as stored (times in UTC whatever offset the tablet sent, booleans, the ids
@@ -245,6 +266,7 @@ async def test_the_read_of_a_tap_costs_the_same_after_months_of_history(floor: F
 
         def cost(person: int, job: int) -> int:
             params = {"person": person, "at": now - timedelta(minutes=1), "job": job}
+            params["since"] = params["at"] - clockstore.REACH
             return _vm_steps(path, sql, [params[n] for n in names])
 
         settled, fresh = cost(floor.person, a), cost(other["id"], floor.jobs[1])

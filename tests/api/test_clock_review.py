@@ -176,3 +176,62 @@ async def test_the_review_list_leaves_out_the_reviewers_own_entries(app: Any, cl
         assert refused.status_code == 403 and refused.json()["code"] == "clock.own_review"
         assert await review_list(foreman) == []
         assert [e["id"] for e in await review_list(other)] == [entry_id]
+
+
+async def test_the_review_marker_follows_the_flags_and_the_reviews(app: Any, clean: None) -> None:
+    """ClockEntry.review_queued (what the list reads, from its partial index) is the entry's start
+    exactly while a review reason is among its flags and nobody reviewed it: after taps, a review
+    and a foreman's correction; and migration 0014's backfill gives the same."""
+    from piccolo.engine import engine_finder
+
+    from api import clockstore
+    from api.piccolo_migrations.bayline_0014_review_marker import backfill_sql
+    from api.tables import ClockEntry
+
+    advisor, _ = await signed_in(app, "advisor")
+    tech, person = await signed_in(app, "technician")
+    other, someone = await signed_in(app, "technician")
+    foreman, _ = await signed_in(app, "foreman")
+    clients = (advisor, tech, other, foreman)
+    async with contextlib.AsyncExitStack() as stack:
+        for c in clients:
+            await stack.enter_async_context(contextlib.aclosing(c))
+        now = datetime.now(UTC)
+        for client, who in ((tech, person), (other, someone)):
+            jobs = await job_for(app, advisor, who["id"], n=3)
+            for n, job in enumerate(jobs):
+                at = now - timedelta(hours=9 - 3 * n)  # late taps (flagged), then a tap made now
+                on = tapped(at) if n < 2 else {}
+                r = await client.post(f"/api/jobs/{job}/clock-on", json=on, headers=key())
+                assert r.status_code == 200, r.text
+                off = tapped(at + timedelta(hours=1), reason="break") if n < 2 else {"reason": "break"}
+                r = await client.post(f"/api/jobs/{job}/clock-off", json=off, headers=key())
+                assert r.status_code == 200, r.text
+
+        async def marked() -> list[tuple[int, datetime | None]]:
+            rows = await ClockEntry.select().order_by(ClockEntry.id)
+            for row in rows:
+                assert row["review_queued"] == clockstore.queued(row), row
+            return [(r["id"], r["review_queued"]) for r in rows]
+
+        shown = await review_list(foreman)
+        listed = [e["id"] for e in shown]
+        waiting = [i for i, q in await marked() if q is not None]
+        assert len(listed) == 4 and sorted(listed) == sorted(waiting)
+        first, second, third = listed[:3]
+        assert (await foreman.post(f"/api/clock-entries/{first}/review", headers=key())).status_code == 200
+        early = datetime.fromisoformat(shown[1]["started_at"]) + timedelta(minutes=30)
+        correction = {"ended_at": early.isoformat(), "reason": "Left early"}
+        r = await foreman.post(f"/api/clock-entries/{second}/correct", json=correction, headers=key())
+        assert r.status_code == 200, r.text
+        before = await marked()
+        assert [e["id"] for e in await review_list(foreman)] == [
+            i for i in listed if i not in (first, second)
+        ]
+        assert third in [e["id"] for e in await review_list(foreman)]
+
+        engine = engine_finder()
+        assert engine is not None
+        await engine.run_ddl("UPDATE clock_entry SET review_queued = NULL")
+        await engine.run_ddl(backfill_sql())
+        assert await marked() == before
