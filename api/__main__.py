@@ -64,6 +64,12 @@ def serve(args: argparse.Namespace) -> None:
         # Nothing reads X-Forwarded-Proto: cookies are Secure by SECURE_COOKIES, not by scheme.
         proxy_headers=False,
         log_level="info",
+        # Connections let go of their objects as they end (api/realtime/connections.py).
+        http="api.realtime.connections:HttpProtocol",
+        ws="api.realtime.connections:WebSocketProtocol",
+        # Live messages are small JSON: deflate doubles the CPU per delivery and adds ~35 KiB per
+        # socket (research/performance-notes.md §2), and the hub sends frames uncompressed anyway.
+        ws_per_message_deflate=False,
     )
 
 
@@ -164,5 +170,15 @@ def main(argv: list[str] | None = None) -> None:
         demo(args)
 
 
+def _serve_on_c_malloc(argv: list[str]) -> None:
+    """`serve` runs with PYTHONMALLOC=malloc unless an allocator was chosen: memory freed by a burst
+    of closed sockets can then go back to the system (api/realtime/reclaim.py). It has to be set
+    before the interpreter starts, hence the exec (same process, same arguments)."""
+    if argv[:1] == ["serve"] and "PYTHONMALLOC" not in os.environ:
+        os.environ["PYTHONMALLOC"] = "malloc"
+        os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - this same program, its own arguments
+
+
 if __name__ == "__main__":
+    _serve_on_c_malloc(sys.argv[1:])
     main()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api import auth
-from api.realtime import hints, projection
+from api.realtime import hints, projection, reclaim
 from api.tables import Event
 
 log = logging.getLogger("bayline.realtime")
@@ -151,6 +151,9 @@ class Hub:
         self._bus: hints.HintBus | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe_local = hints.subscribe(self.committed_here)
+        # Closed sockets' memory goes back to the system after a burst of closes (reclaim.py); the
+        # socket handlers count every connection that ends, refused ones included (streams.let_go).
+        self.reclaimer = reclaim.Reclaimer(lambda: self.subscriber_count)
 
     def add(self, subscriber: Subscriber) -> None:
         if subscriber.customer_ro is None:
@@ -223,6 +226,7 @@ class Hub:
         self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._watch_sessions())]
 
     async def stop(self) -> None:
+        self.reclaimer.cancel()
         self._unsubscribe_local()
         hints.use_bus(None)
         if self._bus is not None:
@@ -304,3 +308,9 @@ def get() -> Hub:
 def reset() -> None:
     global _hub
     _hub = None
+
+
+def socket_ended() -> None:
+    """A WebSocket connection has ended: counted towards giving memory back (reclaim.py)."""
+    if _hub is not None:  # none after the app's shutdown: nothing left to give back to
+        _hub.reclaimer.closed()

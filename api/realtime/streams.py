@@ -242,10 +242,35 @@ async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | No
                 await listener
 
 
+async def _served(*_: Any) -> Any:
+    raise WebSocketDisconnect(detail="this socket's handler has ended")
+
+
+def let_go(socket: WebSocket) -> None:
+    """Break the cycle a Litestar WebSocket is built on, once its handler is done with it.
+
+    Its `receive` and `send` are closures over the socket itself, so the socket, and through them the
+    server's whole connection (uvicorn's protocol, the transport, the frame parser and its buffers),
+    outlived the handler until a garbage collection reached its generation. This app collects the old
+    generations rarely on purpose (app.py), so 5,000 closed status sockets stayed in memory (~400,000
+    objects) until one did. Without the cycle a connection is freed by reference counting as it ends.
+    The hub then gives a burst of ended connections' memory back to the system (reclaim.py).
+    """
+    socket.receive = socket.send = _served
+    hubs.socket_ended()
+
+
 @websocket("/ws/shop")
 async def shop_stream(socket: WebSocket) -> None:
     """Every event, for signed-in staff (the workshop board). Refused before accept otherwise, except
     a session that has ended: it is told so (4401), where a bare refusal would only be retried."""
+    try:
+        await _shop_stream(socket)
+    finally:
+        let_go(socket)
+
+
+async def _shop_stream(socket: WebSocket) -> None:
     user = socket.scope.get("user")
     if not origin_allowed(socket):
         await socket.close(code=4403)
@@ -264,6 +289,13 @@ async def shop_stream(socket: WebSocket) -> None:
 async def status_stream(socket: WebSocket, token: FromPath[str]) -> None:
     """One repair order's customer view. Unknown and expired tokens are refused alike; a guessing
     address or a hammered link is refused with 4429 (the page retries with its backoff)."""
+    try:
+        await _status_stream(socket, token)
+    finally:
+        let_go(socket)
+
+
+async def _status_stream(socket: WebSocket, token: str) -> None:
     if not origin_allowed(socket):
         await socket.close(code=4404)
         return

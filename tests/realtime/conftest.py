@@ -23,7 +23,14 @@ async def live(database: None) -> AsyncIterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = uvicorn.Config(
-        create_app(), host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False
+        create_app(),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+        # As `python -m api serve` runs it: connections let go of their objects as they end.
+        http="api.realtime.connections:HttpProtocol",
+        ws="api.realtime.connections:WebSocketProtocol",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
