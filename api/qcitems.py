@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from api.tables import Photo, QcTemplateItem
+from api.tables import QcTemplateItem
 
 PANEL_PREFIX = "qc:"  # a QC photo's panel names its checklist item: "qc:<item id>" (web/js/qc.js)
 
@@ -53,8 +53,12 @@ async def labelled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-async def last_checks(records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Job id → its last QC record as the technician sees it. `records` in the order they were signed."""
+async def last_checks(
+    records: list[dict[str, Any]], photos: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Job id → its last QC record as the technician sees it. `records` in the order they were signed;
+    `photos`: the QC photos of these jobs (id, job, panel, created_at), oldest first, read by the
+    caller with its other rows (api/floor.py: one statement for the whole screen)."""
     by_job: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_job[record["job"]].append(record)
@@ -85,19 +89,18 @@ async def last_checks(records: list[dict[str, Any]]) -> dict[int, dict[str, Any]
         if failed:
             failed_jobs[job] = rounds[-2]["signed_at"] if len(rounds) > 1 else None
     if failed_jobs:
-        await _add_photos(out, failed_jobs)
+        _add_photos(out, failed_jobs, photos)
     return out
 
 
-async def _add_photos(checks: dict[int, dict[str, Any]], since: dict[int, datetime | None]) -> None:
+def _add_photos(
+    checks: dict[int, dict[str, Any]], since: dict[int, datetime | None], rows: list[dict[str, Any]]
+) -> None:
     """Each failed item gets the QC photos of its item on its job taken since the check before: the
     photo queue may upload them after the check is signed, and an earlier round's are not this one's."""
-    rows = (
-        await Photo.select(Photo.id, Photo.job, Photo.panel, Photo.created_at)
-        .where(Photo.job.is_in(list(since)) & (Photo.kind == "qc"))
-        .order_by(Photo.id)
-    )
     for row in rows:
+        if row["job"] not in since:
+            continue
         after = since[row["job"]]
         if after is not None and row["created_at"] <= after:
             continue

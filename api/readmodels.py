@@ -1,14 +1,21 @@
-"""Reading repair orders into the shapes the API answers with (one place, used by every route)."""
+"""Reading repair orders into the shapes the API answers with (one place, used by every route).
+
+The reads are hand-written statements (api/sqlread.py), each row read once: one order is one
+statement (the order, its jobs, promise changes, photos and findings as one UNION ALL), and so is
+the board whatever the number of orders (the open orders, their jobs, promise changes and photos).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from typing import Any
 
-from api import clockstore, workshop
+from api import clockstore, sqlread, workshop
 from api.auth import status_token
-from api.tables import Finding, Job, Photo, PromiseChange, RepairOrder
+from api.sqlread import Branch, Kind
+from api.tables import Job, Photo, RepairOrder
 
 
 def _hours(minutes: int) -> float:
@@ -54,47 +61,132 @@ def stage_of(ro: dict[str, Any], jobs: list[dict[str, Any]]) -> workshop.Stage:
     )
 
 
-async def jobs_of(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if not ro_ids:
-        return grouped
-    rows = (
-        await Job.select(*Job.all_columns(), Job.technician.name)
-        .where(Job.repair_order.is_in(ro_ids))
-        .order_by(Job.id)
+# What the API shows of a job (job_out) and what its order's stage needs (job_facts).
+_JOB_FIELDS = (
+    ("id", Kind.INT, "j.id"),
+    ("repair_order", Kind.INT, "j.repair_order"),
+    ("estimated_minutes", Kind.INT, "j.estimated_minutes"),
+    ("price_cents", Kind.INT, "j.price_cents"),
+    ("technician", Kind.INT, "j.technician"),
+    ("rework_count", Kind.INT, "j.rework_count"),
+    ("title", Kind.TEXT, "j.title"),
+    ("state", Kind.TEXT, "j.state"),
+    ("approval", Kind.TEXT, "j.approval"),
+    ("technician.name", Kind.TEXT, "s.name"),
+    ("needs_approval", Kind.BOOL, "j.needs_approval"),
+)
+
+
+def _job_branch(where: str, *args: Any) -> Branch:
+    """The jobs as jobs_of reads them (`where` on job j)."""
+    return Branch(
+        "job", _JOB_FIELDS, f"FROM job j LEFT JOIN staff s ON s.id = j.technician WHERE {where}", args
     )
-    for row in rows:
+
+
+async def jobs_of(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each repair order's jobs in the order they were added: what job_out shows and what the
+    order's stage needs (job_facts), with the repair order's id."""
+    if not ro_ids:
+        return defaultdict(list)
+    found = await sqlread.union(_job_branch(f"j.repair_order IN ({sqlread.marks(ro_ids)})", *ro_ids))
+    return _by_order(found["job"])
+
+
+_ORDER_FIELDS = (
+    ("id", Kind.INT, "ro.id"),
+    ("mileage", Kind.INT, "ro.mileage"),
+    ("fuel_level", Kind.INT, "ro.fuel_level"),
+    ("vehicle.year", Kind.INT, "v.year"),
+    ("number", Kind.TEXT, "ro.number"),
+    ("concerns", Kind.TEXT, "ro.concerns"),
+    ("status_nonce", Kind.TEXT, "ro.status_nonce"),
+    ("customer.name", Kind.TEXT, "c.name"),
+    ("customer.phone", Kind.TEXT, "c.phone"),
+    ("customer.language", Kind.TEXT, "c.language"),
+    ("vehicle.plate", Kind.TEXT, "v.plate"),
+    ("vehicle.vin", Kind.TEXT, "v.vin"),
+    ("vehicle.make", Kind.TEXT, "v.make"),
+    ("vehicle.model", Kind.TEXT, "v.model"),
+    ("vehicle.color", Kind.TEXT, "v.color"),
+    ("promised_at", Kind.TIME, "ro.promised_at"),
+    ("first_promised_at", Kind.TIME, "ro.first_promised_at"),
+    ("created_at", Kind.TIME, "ro.created_at"),
+    ("ready_at", Kind.TIME, "ro.ready_at"),
+    ("delivered_at", Kind.TIME, "ro.delivered_at"),
+)
+
+
+def _order_branch(where: str, *args: Any) -> Branch:
+    """Orders with what the API shows of them, their customer and vehicle (`where` on repair_order ro)."""
+    source = (
+        "FROM repair_order ro JOIN customer c ON c.id = ro.customer JOIN vehicle v ON v.id = ro.vehicle"
+        f" WHERE {where}"
+    )
+    return Branch("order", _ORDER_FIELDS, source, args)
+
+
+_PROMISE_FIELDS = (
+    ("id", Kind.INT, "id"),
+    ("repair_order", Kind.INT, "repair_order"),
+    ("promised_at", Kind.TIME, "promised_at"),
+    ("previous_at", Kind.TIME, "previous_at"),
+    ("reason", Kind.TEXT, "reason"),
+    ("at", Kind.TIME, "changed_at"),
+)
+
+
+def _promise_branch(where: str, *args: Any) -> Branch:
+    return Branch("promise", _PROMISE_FIELDS, f"FROM promise_change WHERE {where}", args)
+
+
+_PHOTO_FIELDS = (
+    ("id", Kind.INT, "id"),
+    ("repair_order", Kind.INT, "repair_order"),
+    ("job", Kind.INT, "job"),
+    ("width", Kind.INT, "width"),
+    ("height", Kind.INT, "height"),
+    ("kind", Kind.TEXT, "kind"),
+    ("note", Kind.TEXT, "note"),
+    ("panel", Kind.TEXT, "panel"),
+    ("created_at", Kind.TIME, "created_at"),
+)
+
+
+def _photo_branch(where: str, *args: Any) -> Branch:
+    """What photo_out shows of a photo."""
+    return Branch("photo", _PHOTO_FIELDS, f"FROM photo WHERE {where}", args)
+
+
+_FINDING_FIELDS = (
+    ("id", Kind.INT, "f.id"),
+    ("job", Kind.INT, "f.job"),
+    ("created_by", Kind.INT, "f.created_by"),
+    ("recommended_job", Kind.INT, "f.recommended_job"),
+    ("text", Kind.TEXT, "f.text"),
+    ("phrase", Kind.TEXT, "f.phrase"),
+    ("created_by.name", Kind.TEXT, "s.name"),
+    ("created_at", Kind.TIME, "f.created_at"),
+)
+
+
+def _finding_branch(ro_id: int) -> Branch:
+    source = "FROM finding f LEFT JOIN staff s ON s.id = f.created_by WHERE f.repair_order = {}"
+    return Branch("finding", _FINDING_FIELDS, source, (ro_id,))
+
+
+def _promise_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("promised_at", "previous_at", "reason", "at")}
+
+
+def _by_order(found: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in found:
         grouped[row["repair_order"]].append(row)
     return grouped
 
 
-async def _promises_of(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if not ro_ids:
-        return grouped
-    rows = (
-        await PromiseChange.select()
-        .where(PromiseChange.repair_order.is_in(ro_ids))
-        .order_by(PromiseChange.id)
-    )
-    for row in rows:
-        grouped[row["repair_order"]].append(
-            {
-                "promised_at": row["promised_at"],
-                "previous_at": row["previous_at"],
-                "reason": row["reason"],
-                "at": row["changed_at"],
-            }
-        )
-    return grouped
-
-
-def _ro_query():  # type: ignore[no-untyped-def]
-    return RepairOrder.select(
-        *RepairOrder.all_columns(),
-        *RepairOrder.customer.all_columns(),
-        *RepairOrder.vehicle.all_columns(),
-    ).output(nested=True)
+_VEHICLE = ("plate", "vin", "make", "model", "year", "color")
 
 
 def photo_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -114,41 +206,50 @@ def photo_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def photos_of(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if ro_ids:
-        for row in await Photo.select().where(Photo.repair_order.is_in(ro_ids)).order_by(Photo.id):
-            grouped[row["repair_order"]].append(row)
-    return grouped
+    """Each repair order's photo rows (every column), oldest first."""
+    if not ro_ids:
+        return defaultdict(list)
+    within = f"p.repair_order IN ({sqlread.marks(ro_ids)})"
+    sql = f"SELECT {sqlread.columns(Photo, 'p')} FROM photo p WHERE {within} ORDER BY p.id"  # noqa: S608
+    return _by_order(await sqlread.rows(sql, *ro_ids))
+
+
+@functools.lru_cache(maxsize=4096)
+def _status_url(nonce: str) -> str:
+    # An HMAC per order on every board read otherwise; a nonce's link never changes (a new link is
+    # a new nonce), and the key is read once per process.
+    return f"/s/{status_token(nonce)}"
 
 
 def _shape(
     ro: dict[str, Any],
     jobs: list[dict[str, Any]],
     promises: list[dict[str, Any]],
-    photo_rows: list[dict[str, Any]] | None = None,
+    photos: list[dict[str, Any]],
+    findings: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    photos = [photo_out(p) for p in photo_rows or []]
-    customer = ro["customer"]
-    vehicle = ro["vehicle"]
+    """A repair order as staff see it, keys in schemas.RepairOrderOut's order (the answer is sent as
+    built: no model validates it on the way out)."""
     return {
         "id": ro["id"],
         "number": ro["number"],
         "stage": stage_of(ro, jobs).value,
         "promised_at": ro["promised_at"],
         "first_promised_at": ro["first_promised_at"],
-        "status_url": f"/s/{status_token(ro['status_nonce'])}",
+        "status_url": _status_url(ro["status_nonce"]),
         "customer": {
-            "name": customer["name"],
-            "phone": customer["phone"],
-            "language": customer["language"],
+            "name": ro["customer.name"],
+            "phone": ro["customer.phone"],
+            "language": ro["customer.language"],
         },
-        "vehicle": {k: vehicle[k] for k in ("plate", "vin", "make", "model", "year", "color")},
+        "vehicle": {k: ro[f"vehicle.{k}"] for k in _VEHICLE},
         "mileage": ro["mileage"],
         "fuel_level": ro["fuel_level"],
         "concerns": json.loads(ro["concerns"]),
         "jobs": [job_out(j) for j in jobs],
-        "promise_history": promises,
+        "promise_history": [_promise_out(p) for p in promises],
         "photos": photos,
+        "findings": findings,
         "created_at": ro["created_at"],
         "ready_at": ro["ready_at"],
         "delivered_at": ro["delivered_at"],
@@ -156,25 +257,24 @@ def _shape(
 
 
 async def repair_order(ro_id: int) -> dict[str, Any] | None:
-    """One repair order as the API shows it to staff, or None."""
-    ro = await _ro_query().where(RepairOrder.id == ro_id).first()
-    if ro is None:
-        return None
-    jobs = await jobs_of([ro_id])
-    promises = await _promises_of([ro_id])
-    photo_rows = await photos_of([ro_id])
-    shaped = _shape(ro, jobs[ro_id], promises[ro_id], photo_rows[ro_id])
-    shaped["findings"] = await _findings_of(ro_id, shaped["photos"])
-    return shaped
-
-
-async def _findings_of(ro_id: int, photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What technicians found, for the advisor to price (a finding's photos name it in `panel`)."""
-    rows = (
-        await Finding.select(*Finding.all_columns(), Finding.created_by.name)
-        .where(Finding.repair_order == ro_id)
-        .order_by(Finding.id)
+    """One repair order as the API shows it to staff, or None (one statement)."""
+    on_order = "repair_order = {}"
+    found = await sqlread.union(
+        _order_branch("ro.id = {}", ro_id),
+        _job_branch(f"j.{on_order}", ro_id),
+        _promise_branch(on_order, ro_id),
+        _photo_branch(on_order, ro_id),
+        _finding_branch(ro_id),
     )
+    if not found["order"]:
+        return None
+    photos = [photo_out(p) for p in found["photo"]]
+    findings = _findings(found["finding"], photos)
+    return _shape(found["order"][0], found["job"], found["promise"], photos, findings)
+
+
+def _findings(rows: list[dict[str, Any]], photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What technicians found, for the advisor to price (a finding's photos name it in `panel`)."""
     return [
         {
             "id": r["id"],
@@ -190,53 +290,52 @@ async def _findings_of(ro_id: int, photos: list[dict[str, Any]]) -> list[dict[st
     ]
 
 
+# `delivered_at IS NULL` written out: it is what lets both databases use the partial index of open
+# orders (migration 0013), however many delivered ones the shop has.
+_OPEN = "ro.delivered_at IS NULL"
+_OF_OPEN = "repair_order IN (SELECT ro.id FROM repair_order ro WHERE ro.delivered_at IS NULL)"
+
+
 async def open_repair_orders() -> list[dict[str, Any]]:
-    """Every repair order not yet delivered, soonest promise first."""
-    rows = await _ro_query().where(RepairOrder.delivered_at.is_null()).order_by(RepairOrder.promised_at)
-    ids = [r["id"] for r in rows]
-    jobs = await jobs_of(ids)
-    promises = await _promises_of(ids)
-    photo_rows = await photos_of(ids)
-    return [_shape(r, jobs[r["id"]], promises[r["id"]], photo_rows[r["id"]]) for r in rows]
+    """Every repair order not yet delivered, soonest promise first (one statement)."""
+    found = await sqlread.union(
+        _order_branch(_OPEN), _job_branch(f"j.{_OF_OPEN}"), _promise_branch(_OF_OPEN), _photo_branch(_OF_OPEN)
+    )
+    jobs, promises, photos = (_by_order(found[tag]) for tag in ("job", "promise", "photo"))
+    return [
+        _shape(r, jobs[r["id"]], promises[r["id"]], [photo_out(p) for p in photos[r["id"]]], [])
+        for r in sorted(found["order"], key=lambda r: (r["promised_at"], r["id"]))
+    ]
 
 
 async def current_stage(ro_id: int) -> workshop.Stage:
-    """The repair order's stage as its jobs stand now (NotFound when it does not exist)."""
-    ro = await require_repair_order(ro_id)
-    return stage_of(ro, (await jobs_of([ro_id]))[ro_id])
+    """The repair order's stage as its jobs stand now (NotFound when it does not exist). One statement."""
+    found = await sqlread.rows(
+        "SELECT ro.ready_at, ro.delivered_at, +j.id AS id, j.title, j.state, +j.technician AS technician"
+        " FROM repair_order ro LEFT JOIN job j ON j.repair_order = ro.id WHERE ro.id = {} ORDER BY j.id",
+        ro_id,
+    )
+    if not found:
+        raise _not_found(ro_id)
+    jobs = [r for r in found if r["id"] is not None]
+    return stage_of(found[0], jobs)
 
 
-async def require_repair_order(ro_id: int) -> dict[str, Any]:
-    """The raw row plus its jobs, or NotFound (for commands)."""
-    ro = await RepairOrder.select().where(RepairOrder.id == ro_id).first()
-    if ro is None:
-        raise workshop.NotFound(
-            f"Repair order {ro_id} does not exist.", code="ro.not_found", params={"id": ro_id}
-        )
-    return ro
-
-
-def floor_jobs_query():  # type: ignore[no-untyped-def]
-    """Jobs with what a floor screen shows of their repair order (technician name, vehicle, promise)."""
-    return Job.select(
-        *Job.all_columns(),
-        Job.technician.name,
-        Job.repair_order.number,
-        Job.repair_order.promised_at,
-        Job.repair_order.concerns,
-        *Job.repair_order.vehicle.all_columns(),  # type: ignore[union-attr]
+def _not_found(ro_id: int) -> workshop.NotFound:
+    return workshop.NotFound(
+        f"Repair order {ro_id} does not exist.", code="ro.not_found", params={"id": ro_id}
     )
 
 
-def floor_ro(row: dict[str, Any]) -> dict[str, Any]:
-    """The repair-order part of a floor_jobs_query row."""
-    return {
-        "id": row["repair_order"],
-        "number": row["repair_order.number"],
-        "promised_at": row["repair_order.promised_at"].isoformat(),
-        "concerns": json.loads(row["repair_order.concerns"]),
-        "vehicle": {k: row[f"repair_order.vehicle.{k}"] for k in ("plate", "make", "model", "color")},
-    }
+_ORDER_ROW = f"SELECT {sqlread.columns(RepairOrder, 'ro')} FROM repair_order ro WHERE ro.id = {{}}"  # noqa: S608
+
+
+async def require_repair_order(ro_id: int) -> dict[str, Any]:
+    """The repair order's row, or NotFound (for commands)."""
+    found = await sqlread.rows(_ORDER_ROW, ro_id)
+    if not found:
+        raise _not_found(ro_id)
+    return found[0]
 
 
 async def job_titles(job_ids: set[int]) -> dict[int, str]:

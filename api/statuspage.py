@@ -224,7 +224,7 @@ def render(
     notice: str | None = None,
     form_key: str,
 ) -> str:
-    """The whole page for one repair order's status view (see statuslink.view)."""
+    """The whole page for one repair order's status view (see statuslink.show)."""
     text = TEXT[lang]
 
     def fmt(moment: datetime | None) -> str:

@@ -13,14 +13,13 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import File, Redirect
 from pydantic import Field, ValidationError
 
-from api import approvals, photo_uploads, ratelimit, shop, statuslink, statuspage, surveys, workshop
+from api import approvals, photo_uploads, ratelimit, statuslink, statuspage, surveys, workshop
 from api.clientaddr import client_address
 from api.commands import now
 from api.httpcommand import run
 from api.httpfiles import send_file
 from api.inputs import Id
 from api.schemas import Strict
-from api.tables import Survey
 
 NOT_FOUND = "This status link is unknown or has expired. Ask the service desk for a new one."
 
@@ -48,13 +47,6 @@ async def _ro(request: Request, token: str) -> dict[str, Any]:
     if ro is None:
         raise workshop.NotFound(NOT_FOUND, code="status.link_unknown")
     return ro
-
-
-async def _view(ro: dict[str, Any], token: str) -> dict[str, Any]:
-    view = await statuslink.view(ro, token)
-    survey = await Survey.select(Survey.score, Survey.comment).where(Survey.repair_order == ro["id"]).first()
-    view["survey"] = survey
-    return view
 
 
 async def decide(request: Request, token: str, data: ApprovalIn, key: str | None = None) -> Response[Any]:
@@ -113,13 +105,18 @@ def _busy(request: Request, token: str, refused: ratelimit.Refused) -> Response[
     return Response(html, status_code=429, media_type=HTML, headers={**PAGE_HEADERS, **headers})
 
 
+# A handler with this option admits its request itself (`_shown`), with the one read that shows the link.
+SHOWS_LINK = "shows_status_link"
+
+
 async def within_budget(request: Request) -> Response[Any] | None:
     """Every status-link request: refuse a guessing address or a hammered link before any work.
 
-    The lookup made here is kept for the handler (request.state.status_ro).
+    The lookup made here is kept for the handler (request.state.status_ro). A handler marked
+    SHOWS_LINK is admitted the same way by `_shown`, whose lookup is the read it answers with.
     """
     token = request.path_params.get("token")
-    if not isinstance(token, str):
+    if not isinstance(token, str) or request.route_handler.opt.get(SHOWS_LINK):
         return None
     address = client_address(request.scope)  # behind a proxy: the forwarded one, from trusted proxies only
     ro, refused = await ratelimit.admit(address, token)
@@ -128,19 +125,34 @@ async def within_budget(request: Request) -> Response[Any] | None:
     return _busy(request, token, refused) if refused else None
 
 
+async def _shown(request: Request, token: str) -> tuple[statuslink.Status | None, ratelimit.Refused | None]:
+    """What the link shows (page, JSON, manifest), admitted as within_budget admits every use of a
+    link, with the showing read as the lookup: one statement for the whole request."""
+    shown: statuslink.Status | None = None
+
+    async def lookup(token: str) -> dict[str, Any] | None:
+        nonlocal shown
+        shown = await statuslink.show(token)
+        return shown.view if shown else None
+
+    _, refused = await ratelimit.limiter().admit(client_address(request.scope), token, lookup)
+    return shown, refused
+
+
 async def render_page(request: Request, token: str) -> Response[str]:
-    ro = await _resolve(request, token)
-    if ro is None:
+    status, refused = await _shown(request, token)
+    if refused:
+        return _busy(request, token, refused)
+    if status is None:
         return _gone(request)
-    view = await _view(ro, token)
-    current = await shop.current()
+    view = status.view
     html = statuspage.render(
         view,
         token=token,
         lang=_lang(request, view["language"]),
-        zone=ZoneInfo(await shop.timezone()),
+        zone=ZoneInfo(status.timezone),
         now=now(),
-        shop_name=current["name"] if current else "",
+        shop_name=status.shop_name,
         notice=request.query_params.get("n"),
         form_key=uuid.uuid4().hex,
     )
@@ -185,17 +197,19 @@ class StatusController(Controller):
     tags = ["customer status link"]
     before_request = staticmethod(within_budget)
 
-    @get("/s/{token:str}", include_in_schema=False)
+    @get("/s/{token:str}", include_in_schema=False, opt={SHOWS_LINK: True})
     async def page(self, request: Request, token: FromPath[str]) -> Response[str]:
         """The status page: server-rendered HTML that then updates live."""
         return await render_page(request, token)
 
-    @get("/s/{token:str}/manifest.webmanifest", include_in_schema=False)
+    @get("/s/{token:str}/manifest.webmanifest", include_in_schema=False, opt={SHOWS_LINK: True})
     async def manifest(self, request: Request, token: FromPath[str]) -> Response[Any]:
-        ro = await _resolve(request, token)
-        if ro is None:
+        status, refused = await _shown(request, token)
+        if refused:
+            return _busy(request, token, refused)
+        if status is None:
             return _gone(request)
-        view = await _view(ro, token)
+        view = status.view
         body = statuspage.manifest(view, token, _lang(request, view["language"]))
         return Response(body, media_type="application/manifest+json")
 
@@ -215,10 +229,15 @@ class StatusController(Controller):
     async def photo_thumb(self, token: FromPath[str], photo_id: Id) -> File:
         return send_file(await photo_uploads.customer_path(token, photo_id, thumb=True))
 
-    @get("/api/status/{token:str}")
-    async def status(self, request: Request, token: FromPath[str]) -> dict[str, Any]:
+    @get("/api/status/{token:str}", opt={SHOWS_LINK: True})
+    async def status(self, request: Request, token: FromPath[str]) -> Response[dict[str, Any]]:
         """What the customer's page shows: stage, promise and its history, jobs, photos, last seq."""
-        return await _view(await _ro(request, token), token)
+        status, refused = await _shown(request, token)
+        if refused:
+            return _busy(request, token, refused)
+        if status is None:
+            raise workshop.NotFound(NOT_FOUND, code="status.link_unknown")
+        return Response(status.view)
 
     @post("/api/status/{token:str}/approvals", status_code=200)
     async def approval(
