@@ -153,6 +153,13 @@ async def review_list(s: Shop) -> Request:
     return lambda: s.foreman.get("/api/clock-entries/review")
 
 
+async def qc_queue(s: Shop) -> Request:
+    """The foreman's QC queue: only the jobs waiting for QC, never every job the shop had."""
+    await s.tech.post(f"/api/jobs/{s.job(0, 0)}/clock-on")
+    await s.tech.post(f"/api/jobs/{s.job(0, 0)}/clock-off", json={"reason": "finished"})
+    return lambda: s.foreman.get("/api/qc/queue")
+
+
 CASES = [
     board,
     one_order,
@@ -164,6 +171,7 @@ CASES = [
     clock_switch,
     new_order,
     review_list,
+    qc_queue,
 ]
 
 
