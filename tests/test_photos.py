@@ -78,6 +78,13 @@ def test_every_orientation_comes_out_upright(store: FolderStore, orientation: in
         assert near(rgb.getpixel((20, 20)), (255, 0, 0)), orientation
         assert near(rgb.getpixel((580, 380)), (0, 255, 0)), orientation
         assert near(rgb.getpixel((580, 20)), (0, 0, 255)), orientation
+    with Image.open(store.path(result.thumb)) as thumb:
+        # Made from the upright display copy, so upright too: 320 × 213, the same corners.
+        assert thumb.size == (photos.THUMB_MAX, 213)
+        small = thumb.convert("RGB")
+        assert near(small.getpixel((8, 8)), (255, 0, 0)), orientation
+        assert near(small.getpixel((310, 204)), (0, 255, 0)), orientation
+        assert near(small.getpixel((310, 8)), (0, 0, 255)), orientation
 
 
 def test_orientation_only_in_xmp_comes_out_upright(store: FolderStore) -> None:
