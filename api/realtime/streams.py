@@ -163,6 +163,10 @@ async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | No
     hub = hubs.get()
     sub = hubs.Subscriber(customer_ro=customer_ro, session_id=user.session_id if user else None)
     hub.add(sub)  # subscribe first: everything committed from now on reaches `sub`
+    # Where a board without `since` starts, read now with no await in between: an event committed
+    # while the socket is accepted (and the session looked up) is after it, so it is replayed or
+    # queued, never skipped (taking hub.seen later missed it: tests/realtime/test_streams.py).
+    joined_at = hub.seen
     listener: asyncio.Task[str] | None = None
     ping_timer: asyncio.TimerHandle | None = None
     try:
@@ -178,7 +182,7 @@ async def serve(socket: WebSocket, customer_ro: int | None, user: StaffUser | No
         customer = customer_ro is not None
         if since is None:
             # The customer's page wants the whole story; a staff board starts from now.
-            since = 0 if customer else hub.seen
+            since = 0 if customer else joined_at
         sub.last = since  # from here, the hub queues only what comes after it
         while True:
             rows = await hubs.read_after(sub.last, ro=customer_ro)
