@@ -16,8 +16,6 @@ What counts as reading a table in full:
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
 import json
 import re
 import sqlite3
@@ -26,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from piccolo.engine.base import Engine
+
+from tests import sqlcount
 
 # Tables whose rows accumulate with every day of work (the others hold the shop's set-up).
 HISTORY_TABLES = frozenset(
@@ -67,49 +67,23 @@ class Statement:
         return text if len(text) <= width else text[: width - 1] + "…"
 
 
-_recorded: contextvars.ContextVar[list[Statement] | None] = contextvars.ContextVar(
-    "bayline_statements", default=None
-)
-_HOOKED = "_bayline_statements_recorded"
-
-
-def install(engine: Engine) -> None:
-    """Hook the engine's class once (PostgresEngine has __slots__: an instance cannot be patched)."""
-    cls = type(engine)
-    if getattr(cls, _HOOKED, False):
-        return
-    original_qs = cls.run_querystring
-    original_ddl = cls.run_ddl
-
-    @functools.wraps(original_qs)
-    async def run_querystring(self: Engine, querystring: Any, *args: Any, **kwargs: Any) -> Any:
-        seen = _recorded.get()
-        if seen is not None:
-            sql, values = querystring.compile_string(engine_type=self.engine_type)
-            seen.append(Statement(sql, tuple(values)))
-        return await original_qs(self, querystring, *args, **kwargs)
-
-    @functools.wraps(original_ddl)
-    async def run_ddl(self: Engine, ddl: str, *args: Any, **kwargs: Any) -> Any:
-        seen = _recorded.get()
-        if seen is not None:
-            seen.append(Statement(ddl, ()))
-        return await original_ddl(self, ddl, *args, **kwargs)
-
-    cls.run_querystring = run_querystring  # type: ignore[method-assign]
-    cls.run_ddl = run_ddl  # type: ignore[method-assign]
-    setattr(cls, _HOOKED, True)
+install = sqlcount.install  # one hook on the engine for both: tests/sqlcount.py
 
 
 @contextlib.contextmanager
 def capturing() -> Iterator[list[Statement]]:
-    """The statements run inside the block, in order (the list fills as they run)."""
+    """The statements run inside the block, in order, with their values (the list fills as they run)."""
     seen: list[Statement] = []
-    token = _recorded.set(seen)
-    try:
+
+    def record(engine: Engine, statement: Any) -> None:
+        if isinstance(statement, str):  # DDL text: nothing bound
+            seen.append(Statement(statement, ()))
+        else:
+            sql, values = statement.compile_string(engine_type=engine.engine_type)
+            seen.append(Statement(sql, tuple(values)))
+
+    with sqlcount.listening(record):
         yield seen
-    finally:
-        _recorded.reset(token)
 
 
 _FROM = re.compile(r'(?:FROM|JOIN|UPDATE|INTO)\s+"?(\w+)"?(?:\s+(?:AS\s+)?"([^"]+)")?', re.IGNORECASE)

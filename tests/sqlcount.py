@@ -20,12 +20,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from piccolo.engine.base import Engine
 
-_statements: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("sql_statements", default=None)
+# What is listening in this context: each is told (engine, the QueryString or DDL text) as it is sent.
+Listener = Callable[[Engine, Any], None]
+_listeners: contextvars.ContextVar[tuple[Listener, ...]] = contextvars.ContextVar("sql_listeners", default=())
 _HOOKED = "_bayline_sql_counted"
 
 
@@ -39,16 +41,14 @@ def install(engine: Engine) -> None:
 
     @functools.wraps(original_qs)
     async def run_querystring(self: Engine, querystring: Any, *args: Any, **kwargs: Any) -> Any:
-        seen = _statements.get()
-        if seen is not None:
-            seen.append(str(querystring))
+        for listen in _listeners.get():
+            listen(self, querystring)
         return await original_qs(self, querystring, *args, **kwargs)
 
     @functools.wraps(original_ddl)
     async def run_ddl(self: Engine, ddl: str, *args: Any, **kwargs: Any) -> Any:
-        seen = _statements.get()
-        if seen is not None:
-            seen.append(ddl)
+        for listen in _listeners.get():
+            listen(self, ddl)
         return await original_ddl(self, ddl, *args, **kwargs)
 
     cls.run_querystring = run_querystring  # type: ignore[method-assign]
@@ -57,11 +57,18 @@ def install(engine: Engine) -> None:
 
 
 @contextlib.contextmanager
+def listening(listen: Listener) -> Iterator[None]:
+    """Tell `listen` of every statement sent inside the block (and the tasks it starts)."""
+    token = _listeners.set((*_listeners.get(), listen))
+    try:
+        yield
+    finally:
+        _listeners.reset(token)
+
+
+@contextlib.contextmanager
 def counting() -> Iterator[list[str]]:
     """The statements run inside the block, in order (the list fills as they run)."""
     seen: list[str] = []
-    token = _statements.set(seen)
-    try:
+    with listening(lambda _engine, statement: seen.append(str(statement))):
         yield seen
-    finally:
-        _statements.reset(token)
