@@ -21,8 +21,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 import photos
 from api import inputs, workshop
+from api.command_groups import GroupLost
 from api.commands import IdempotencyInFlight, IdempotencyMismatch
-from api.sqlite_engine import GroupLost
 
 log = logging.getLogger("bayline")
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
 
-from api.sqlite_engine import GroupLost
+from api.command_groups import Group, GroupLost, settle
 
 GROUP_MAX = 16  # commands per COMMIT at most
 GROUP_MAX_AGE = 0.02  # seconds: a group stops taking new commands and commits after this
@@ -44,31 +44,6 @@ COMMAND_LOCK_ID = 0x0BA71E
 # BEGIN and the lock in one message: the lock is how a group's transaction begins here, as BEGIN
 # IMMEDIATE is SQLite's (tests/sqlcount.py counts neither).
 _BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({COMMAND_LOCK_ID})"
-
-
-def _retrieve(future: asyncio.Future[None]) -> None:
-    """Nobody may await it: take its outcome so asyncio does not log it as never retrieved."""
-    if not future.cancelled():
-        future.exception()
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-
-
-class _Group:
-    """Commands sharing one transaction; `done` resolves when its COMMIT returned (or failed)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.opened = time.monotonic()
-        self.size = 0
-        self.done: asyncio.Future[None] = loop.create_future()
-        self.done.add_done_callback(_retrieve)  # every command of it may have been cancelled
 
 
 class _InGroup:
@@ -115,7 +90,7 @@ class _Writer:
         self.connection: Any = None
         self.lock = asyncio.Lock()  # fair: commands run in arrival order
         self.waiting = 0
-        self.group: _Group | None = None
+        self.group: Group | None = None
         self.committing: asyncio.Task[None] | None = None
 
     def drop(self) -> None:
@@ -126,9 +101,9 @@ class _Writer:
             self.connection = None
         if self.group is not None:
             group, self.group = self.group, None
-            _settle(group.done, GroupLost("The database dropped the transaction; retry."))
+            settle(group.done, None, GroupLost("The database dropped the transaction; retry."))
 
-    async def begin(self) -> _Group:
+    async def begin(self) -> Group:
         if self.committing is not None and not self.committing.done():
             # The previous group's COMMIT is on this connection: the new group begins after it
             # (its outcome is its own group's; waiting neither raises it nor cancels it).
@@ -141,7 +116,7 @@ class _Writer:
         except BaseException:
             self.drop()  # e.g. cancelled while another process's group held the lock
             raise
-        self.group = _Group(asyncio.get_running_loop())
+        self.group = Group(asyncio.get_running_loop())
         return self.group
 
     async def control(self, sql: str) -> None:
@@ -155,29 +130,30 @@ class _Writer:
             self.drop()
             raise
 
-    def full(self, group: _Group) -> bool:
+    def full(self, group: Group) -> bool:
         """Commit now when nobody waits to join, or the group has grown big or old enough."""
         return (
             self.waiting == 0 or group.size >= GROUP_MAX or time.monotonic() - group.opened >= GROUP_MAX_AGE
         )
 
-    def commit_soon(self, group: _Group) -> None:
+    def commit_soon(self, group: Group) -> None:
         """COMMIT in a task of its own: no command's cancellation may cancel the others' outcome."""
         self.group = None
         self.committing = asyncio.get_running_loop().create_task(self._commit(group))
 
-    async def _commit(self, group: _Group) -> None:
+    async def _commit(self, group: Group) -> None:
         try:
             await self.connection.execute("COMMIT")
         except BaseException as exc:
             # Whether it committed is unknown: the commands fail, a retry with its key replays it
             # if it did.
             self.drop()
-            _settle(group.done, exc if isinstance(exc, Exception) else GroupLost("The COMMIT was cut short."))
+            lost = exc if isinstance(exc, Exception) else GroupLost("The COMMIT was cut short.")
+            settle(group.done, None, lost)
             if not isinstance(exc, Exception):
                 raise
         else:
-            _settle(group.done, None)
+            settle(group.done, None, None)
 
 
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Writer] = weakref.WeakKeyDictionary()
@@ -209,7 +185,7 @@ async def command(engine: PostgresEngine) -> AsyncIterator[None]:
             writer.commit_soon(writer.group)
         raise
     writer.waiting -= 1
-    group: _Group | None = None
+    group: Group | None = None
     failure: BaseException | None = None
     try:
         group = writer.group

@@ -39,6 +39,8 @@ from typing import Any
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 from piccolo.querystring import QueryString
 
+from api.command_groups import Group, GroupLost, retrieve, settle
+
 READERS = 3  # two cores: more threads only wait for the GIL
 GROUP_MAX = 16  # commands per COMMIT at most
 GROUP_MAX_AGE = 0.02  # seconds: a group stops taking new commands and commits after this
@@ -55,10 +57,6 @@ def short_reads() -> Iterator[None]:
         yield
     finally:
         _short_reads.reset(token)
-
-
-class GroupLost(Exception):
-    """SQLite rolled the whole group transaction back (an I/O error, a full disk): nothing was kept."""
 
 
 def _connect(kwargs: dict[str, Any], read_only: bool) -> sqlite3.Connection:
@@ -79,21 +77,6 @@ def _fetch(connection: sqlite3.Connection, sql: str, args: Any) -> list[dict[str
         return cursor.fetchall()
     finally:
         cursor.close()
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Nobody awaits this one: take its outcome so asyncio does not log it as never retrieved."""
-    if not future.cancelled():
-        future.exception()
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
 
 
 class _Threads:
@@ -133,7 +116,7 @@ class _Threads:
                 except BaseException as exc:  # noqa: BLE001 - handed to the task that waits for it
                     result, error = None, exc
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
-                    loop.call_soon_threadsafe(_settle, future, result, error)
+                    loop.call_soon_threadsafe(settle, future, result, error)
         finally:
             connection.close()
 
@@ -141,16 +124,6 @@ class _Threads:
         self._closed = True
         for _ in self._threads:
             self._jobs.put(None)  # after the jobs already queued
-
-
-class _Group:
-    """Commands sharing one transaction; `done` resolves when its COMMIT returned (or failed)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.opened = time.monotonic()
-        self.size = 0
-        self.done: asyncio.Future[None] = loop.create_future()
-        self.done.add_done_callback(_retrieve)  # every command of it may have been cancelled
 
 
 class CommandTransaction:
@@ -191,7 +164,7 @@ class _Writer:
         self.thread = _Threads("bayline-sqlite-writer", [self.connection])
         self.lock = asyncio.Lock()  # fair: commands run in arrival order
         self.waiting = 0
-        self.group: _Group | None = None
+        self.group: Group | None = None
 
     def run(self, sql: str, args: Any) -> list[dict[str, Any]]:
         """A statement inside the group (on the loop's thread: see the module's docstring)."""
@@ -317,7 +290,7 @@ class BaylineSQLite(SQLiteEngine):
                 self._submit_commit(writer, writer.group)
             raise
         writer.waiting -= 1
-        group: _Group | None = None
+        group: Group | None = None
         failure: BaseException | None = None
         try:
             group = writer.group
@@ -330,7 +303,7 @@ class BaylineSQLite(SQLiteEngine):
                     # none comes, it is committed empty so the write lock is never left held.
                     begin.add_done_callback(lambda _: self._end_orphan(writer))
                     raise
-                group = writer.group = _Group(asyncio.get_running_loop())
+                group = writer.group = Group(asyncio.get_running_loop())
             group.size += 1
             writer.connection.execute(f"SAVEPOINT {SAVEPOINT}")
             # Piccolo types this as its own class; it only looks for one (a nested transaction() joins it).
@@ -366,21 +339,21 @@ class BaylineSQLite(SQLiteEngine):
             raise failure
 
     @staticmethod
-    def _lose(writer: _Writer, group: _Group) -> None:
+    def _lose(writer: _Writer, group: Group) -> None:
         """Every command of the group is gone: none of them was answered yet (they wait for `done`)."""
         if writer.group is group:
             writer.group = None
-        _settle(group.done, None, GroupLost("The database dropped the transaction; retry."))
+        settle(group.done, None, GroupLost("The database dropped the transaction; retry."))
 
     @staticmethod
-    def _group_full(writer: _Writer, group: _Group) -> bool:
+    def _group_full(writer: _Writer, group: Group) -> bool:
         """Commit now when nobody waits to join, or the group has grown big or old enough."""
         return (
             writer.waiting == 0 or group.size >= GROUP_MAX or time.monotonic() - group.opened >= GROUP_MAX_AGE
         )
 
     @staticmethod
-    def _submit_commit(writer: _Writer, group: _Group) -> None:
+    def _submit_commit(writer: _Writer, group: Group) -> None:
         # Queued before the lock is released: the next group's BEGIN runs after this COMMIT.
         writer.group = None
         writer.thread.submit(_commit, future=group.done)
@@ -388,7 +361,7 @@ class BaylineSQLite(SQLiteEngine):
     @staticmethod
     def _end_orphan(writer: _Writer) -> None:
         if writer.group is None and not writer.lock.locked():
-            writer.thread.submit(_commit_if_open).add_done_callback(_retrieve)
+            writer.thread.submit(_commit_if_open).add_done_callback(retrieve)
 
     async def _commit_group(self, writer: _Writer) -> None:
         group = writer.group

@@ -283,7 +283,7 @@ async def test_a_lost_group_fails_every_command_of_it_a_refused_one_too(clean: N
     refusal may rest on the work of an earlier command of the group). Nor does the rest of the
     command that lost it run on its own, committed statement by statement. The writer then serves
     the next command."""
-    from api.sqlite_engine import GroupLost
+    from api.command_groups import GroupLost
 
     engine = engine_finder()
     assert engine is not None

@@ -165,7 +165,7 @@ async def test_a_lost_write_group_is_a_503_the_outbox_retries_and_nothing_is_kep
     """The database dropping the grouped transaction (I/O error, full disk) answers 503 with a code
     the screens translate and Retry-After (the outbox sends a 5xx again), not a bare 500."""
     from api import commands
-    from api.sqlite_engine import GroupLost
+    from api.command_groups import GroupLost
 
     async def lost(*_: Any, **__: Any) -> Any:
         raise GroupLost("The database dropped the transaction; retry.")
