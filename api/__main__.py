@@ -14,6 +14,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from api.policy import ROLES
+
 os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
 
 
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     add = staff.add_parser("add", help="add a staff member")
     add.add_argument("--username", required=True)
     add.add_argument("--name", required=True)
-    add.add_argument("--role", required=True, choices=["advisor", "technician", "foreman", "manager"])
+    add.add_argument("--role", required=True, choices=list(ROLES))
     add.add_argument("--pin", required=True, help="4–8 digits")
 
     b = sub.add_parser("backup", help="write a consistent copy of the SQLite database")

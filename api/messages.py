@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 SOURCE = Path(__file__).resolve().parents[1] / "web" / "js" / "i18n.js"
+# Each area's strings in a file of their own, merged into i18n.js's dictionaries by the browser.
+AREAS = SOURCE.parent / "strings"
 DICTIONARIES = {"en": "en", "zh-CN": "zh"}  # language → the constant's name in i18n.js
 _ENTRY = re.compile(r"""^\s*'((?:[^'\\]|\\.)+)':\s*(['"])((?:(?!\2)[^\\]|\\.)*)\2,?\s*(?://.*)?$""")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
@@ -40,14 +42,14 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(one, text)
 
 
-def parse(source: str) -> dict[str, dict[str, str]]:
-    """Both dictionaries of i18n.js: {"en": {key: text}, "zh-CN": {key: text}}."""
+def parse(source: str, file: str = SOURCE.name) -> dict[str, dict[str, str]]:
+    """Both dictionaries of i18n.js (or of an area's file): {"en": {key: text}, "zh-CN": {key: text}}."""
     found: dict[str, dict[str, str]] = {}
     for lang, name in DICTIONARIES.items():
         head = f"const {name} = {{"
         start = source.find(head)
         if start < 0:
-            raise CatalogueError(f"{SOURCE.name}: no `{head}`")
+            raise CatalogueError(f"{file}: no `{head}`")
         end = source.index("\n};", start)
         entries: dict[str, str] = {}
         for number, line in enumerate(source[start:end].splitlines()[1:], start=2):
@@ -56,15 +58,24 @@ def parse(source: str) -> dict[str, dict[str, str]]:
                 continue
             match = _ENTRY.match(line)
             if match is None:
-                raise CatalogueError(f"{SOURCE.name} ({name}, line {number} of it): cannot read {stripped!r}")
+                raise CatalogueError(f"{file} ({name}, line {number} of it): cannot read {stripped!r}")
             entries[_unescape(match.group(1))] = _unescape(match.group(3))
         found[lang] = entries
     return found
 
 
+def sources() -> list[Path]:
+    """i18n.js, then each area's file, in the order the browser merges them (by name)."""
+    return [SOURCE, *sorted(AREAS.glob("*.js"))]
+
+
 @cache
 def dictionaries() -> dict[str, dict[str, str]]:
-    return parse(SOURCE.read_text(encoding="utf-8"))
+    merged: dict[str, dict[str, str]] = {lang: {} for lang in DICTIONARIES}
+    for path in sources():
+        for lang, entries in parse(path.read_text(encoding="utf-8"), path.name).items():
+            merged[lang].update(entries)
+    return merged
 
 
 def codes() -> dict[str, set[str]]:

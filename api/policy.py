@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-ROLES = ("advisor", "technician", "foreman", "manager")
+# customer_care (客服专员): calls customers after delivery and handles complaints (PRODUCT.md); reads
+# orders and vehicle histories, changes nothing in the workshop.
+ROLES = ("advisor", "technician", "foreman", "manager", "customer_care")
 
 _OFFICE = frozenset({"advisor", "foreman", "manager"})
 _MANAGER = frozenset({"manager"})
 _FLOOR = frozenset({"technician", "foreman"})  # people who clock time on jobs
+_READERS = _OFFICE | {"customer_care"}  # who looks orders and vehicles up
 
 POLICY: dict[str, frozenset[str]] = {
     "ro.create": _OFFICE,
     "ro.list": _OFFICE,
-    "ro.read": _OFFICE,
+    "ro.read": _READERS,
+    "ro.search": _READERS,
+    "vehicle.history": _READERS,
     "ro.add_job": _OFFICE,
     "ro.promise": _OFFICE,
     "ro.ready": _OFFICE,
     "ro.deliver": _OFFICE,
     "job.assign": _OFFICE,
+    "dispatch.read": _OFFICE,
+    # Parts lines on jobs (配件): the office adds and orders them and records arrival; the person at
+    # the car records a part as fitted.
+    "part.edit": _OFFICE,
+    "part.fit": _OFFICE | _FLOOR,
+    # Hand-over and settlement (交车 / 结算); a discount above the shop's threshold needs a manager.
+    "ro.handover": _OFFICE,
+    "ro.print": _OFFICE,
+    "discount.approve": _MANAGER,
+    "shop.settings": _MANAGER,
     "job.clock": _FLOOR,
     "job.qc": _OFFICE,
     "qc.read": _OFFICE,
@@ -31,12 +46,13 @@ POLICY: dict[str, frozenset[str]] = {
     "finding.add": _FLOOR,
     "finding.recommend": _OFFICE,
     "photo.add": frozenset({"advisor", "technician", "foreman", "manager"}),
-    "photo.read": frozenset({"advisor", "technician", "foreman", "manager"}),
+    "photo.read": frozenset({"advisor", "technician", "foreman", "manager", "customer_care"}),
     # The damage map, the signature, and walk-around photos: they are part of what the customer signs.
     "walkaround.edit": _OFFICE,
     "staff.list": frozenset({"foreman", "manager"}),
     "staff.create": _MANAGER,
     "staff.unlock": _MANAGER,
+    "staff.edit": _MANAGER,  # deactivate, reactivate, reset a PIN
 }
 
 

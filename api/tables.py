@@ -55,7 +55,7 @@ class Staff(Table):
 
     username = Varchar(length=40, unique=True, index=True)
     name = Varchar(length=80, help_text="Display name; customers see the first word only")
-    role = Varchar(length=16, help_text="advisor, technician, foreman or manager")
+    role = Varchar(length=16, help_text="advisor, technician, foreman, manager or customer_care (api.policy.ROLES)")
     pin_hash = Varchar(length=255, help_text="argon2id of HMAC(secret, PIN)")
     active = Boolean(default=True)
     created_at = Timestamptz()

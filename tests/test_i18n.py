@@ -1,26 +1,29 @@
-"""Every UI string exists in both languages: the two dictionaries in web/js/i18n.js have the same
-keys, no string empty in only one of them, and the same {placeholders} per key."""
+"""Every UI string exists in both languages: the two dictionaries in web/js/i18n.js and in each area's
+file (web/js/strings/*.js) have the same keys, no string empty in only one of them, the same
+{placeholders} per key, and no key in two places."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-SOURCE = (Path(__file__).parent.parent / "web" / "js" / "i18n.js").read_text(encoding="utf-8")
+WEB_JS = Path(__file__).parent.parent / "web" / "js"
+SOURCES = {path.name: path.read_text(encoding="utf-8") for path in [WEB_JS / "i18n.js", *sorted(WEB_JS.glob("strings/*.js"))]}
 ENTRY = re.compile(r"^\s*'([^']+)':\s*(['\"`])(.*)\2,?\s*$")
 
 
 def dictionary(name: str) -> dict[str, str]:
-    start = SOURCE.index(f"const {name} = {{")
-    end = SOURCE.index("\n};", start)
     entries: dict[str, str] = {}
-    for line in SOURCE[start:end].splitlines()[1:]:
-        match = ENTRY.match(line)
-        if match:
-            assert match.group(1) not in entries, f"{name}: {match.group(1)} defined twice"
-            entries[match.group(1)] = match.group(3)
-        else:
-            assert not line.strip().startswith("'"), f"{name}: cannot read {line!r}"
+    for file, source in SOURCES.items():
+        start = source.index(f"const {name} = {{")
+        end = source.index("\n};", start)
+        for line in source[start:end].splitlines()[1:]:
+            match = ENTRY.match(line)
+            if match:
+                assert match.group(1) not in entries, f"{file} ({name}): {match.group(1)} defined twice"
+                entries[match.group(1)] = match.group(3)
+            else:
+                assert not line.strip().startswith("'"), f"{file} ({name}): cannot read {line!r}"
     return entries
 
 

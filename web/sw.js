@@ -2,7 +2,7 @@
 // Bump VERSION whenever any shell file changes: assets are served cache-first, so a new VERSION
 // is what makes tablets fetch them again. The page decides when a new version takes over
 // (never skipWaiting on our own: it would swap code under a half-filled form).
-const VERSION = 'bayline-shell-v26';
+const VERSION = 'bayline-shell-v27';
 const CACHE_PREFIX = 'bayline-shell-';
 
 const SHELL = [
@@ -22,6 +22,12 @@ const SHELL = [
   '/web/js/forms.js',
   '/web/js/hours.js',
   '/web/js/i18n.js',
+  '/web/js/strings/admin.js',
+  '/web/js/strings/detail.js',
+  '/web/js/strings/dispatch.js',
+  '/web/js/strings/find.js',
+  '/web/js/strings/handover.js',
+  '/web/js/strings/pricing.js',
   '/web/js/live.js',
   '/web/js/my-jobs.js',
   '/web/js/new-ro.js',

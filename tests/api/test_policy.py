@@ -39,6 +39,16 @@ REQUESTS: dict[str, tuple[str, str]] = {
     "staff.list": ("GET", "/api/staff"),
     "staff.create": ("POST", "/api/staff"),
     "staff.unlock": ("POST", "/api/staff/999999/unlock"),
+    "staff.edit": ("POST", "/api/staff/999999/deactivate"),
+    "ro.search": ("GET", "/api/search?q=abc"),
+    "vehicle.history": ("GET", "/api/vehicles/999999/history"),
+    "dispatch.read": ("GET", "/api/dispatch"),
+    "part.edit": ("POST", "/api/jobs/999999/parts"),
+    "part.fit": ("POST", "/api/parts/999999/fitted"),
+    "ro.handover": ("POST", "/api/repair-orders/999999/handover"),
+    "ro.print": ("GET", "/print/repair-orders/999999"),
+    "discount.approve": ("POST", "/api/repair-orders/999999/settlement/approve-discount"),
+    "shop.settings": ("PUT", "/api/shop/settings"),
 }
 
 

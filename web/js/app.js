@@ -9,6 +9,13 @@ import * as newRoScreen from './new-ro.js';
 import * as walkaroundScreen from './walkaround.js';
 import * as myJobsScreen from './my-jobs.js';
 import * as qcScreen from './qc.js';
+import * as roDetailScreen from './ro-detail.js';
+import * as findScreen from './find.js';
+import * as vehicleScreen from './vehicle-history.js';
+import * as dispatchScreen from './dispatch.js';
+import * as handoverScreen from './handover.js';
+import * as settingsScreen from './settings.js';
+import * as staffScreen from './staff.js';
 import { onLiveEvent, onSessionEnded, startLive, stopLive } from './live.js';
 import { missed } from './apply.js';
 import './photo-queue.js'; // moves photos queued by an older version of the app into the outbox
@@ -32,6 +39,13 @@ const routes = {
   '#/walkaround': { screen: walkaroundScreen, auth: true, param: true, roles: POLICY['walkaround.edit'] },
   '#/my-jobs': { screen: myJobsScreen, auth: true, roles: POLICY['me.jobs'] },
   '#/qc': { screen: qcScreen, auth: true, param: 'optional', roles: POLICY['job.qc'] },
+  '#/ro': { screen: roDetailScreen, auth: true, param: true, roles: POLICY['ro.read'] },
+  '#/find': { screen: findScreen, auth: true, roles: POLICY['ro.search'] },
+  '#/vehicle': { screen: vehicleScreen, auth: true, param: true, roles: POLICY['ro.search'] },
+  '#/dispatch': { screen: dispatchScreen, auth: true, roles: POLICY['dispatch.read'] },
+  '#/handover': { screen: handoverScreen, auth: true, param: true, roles: POLICY['ro.handover'] },
+  '#/settings': { screen: settingsScreen, auth: true, roles: POLICY['shop.settings'] },
+  '#/staff': { screen: staffScreen, auth: true, roles: POLICY['staff.list'] },
 };
 
 // The top bar's links, each shown to the roles its route allows (and only when there is a choice).
@@ -39,11 +53,16 @@ const NAV = [
   { hash: '#/today', key: 'nav.today', testid: 'nav-today' },
   { hash: '#/my-jobs', key: 'nav.myJobs', testid: 'nav-my-jobs' },
   { hash: '#/qc', key: 'nav.qc', testid: 'nav-qc' },
+  { hash: '#/dispatch', key: 'nav.dispatch', testid: 'nav-dispatch' },
+  { hash: '#/find', key: 'nav.find', testid: 'nav-find' },
+  { hash: '#/staff', key: 'nav.staff', testid: 'nav-staff' },
+  { hash: '#/settings', key: 'nav.settings', testid: 'nav-settings' },
 ];
 
-/** Where a person starts: technicians on their own jobs, everyone else on the workshop board. */
+/** Where a person starts: technicians on their own jobs, customer care at the search, everyone else on the board. */
 export function homeFor(user) {
-  return user?.role === 'technician' ? '#/my-jobs' : '#/today';
+  if (user?.role === 'technician') return '#/my-jobs';
+  return user?.role === 'customer_care' ? '#/find' : '#/today';
 }
 
 const mayOpen = (hash, user) => !routes[hash].roles || (!!user && routes[hash].roles.includes(user.role));

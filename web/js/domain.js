@@ -29,16 +29,27 @@ const CLOCKED = new Set(['assigned', 'in_progress', 'paused', 'finished', 'rewor
 
 // ---------- people ----------
 
-export const ROLES = Object.freeze(['advisor', 'technician', 'foreman', 'manager']);
+export const ROLES = Object.freeze(['advisor', 'technician', 'foreman', 'manager', 'customer_care']);
 
 const OFFICE = Object.freeze(['advisor', 'foreman', 'manager']);
 const FLOOR = Object.freeze(['technician', 'foreman']); // people who clock time on jobs
+const READERS = Object.freeze([...OFFICE, 'customer_care']); // who looks orders and vehicles up
+const MANAGER = Object.freeze(['manager']);
 
 // The rows of the server's policy table that decide what a screen offers. The server checks
 // every request anyway: this only keeps people from screens and buttons that would be refused.
 export const POLICY = Object.freeze({
   'ro.list': OFFICE,
+  'ro.read': READERS,
+  'ro.search': READERS,
   'ro.create': OFFICE,
+  'dispatch.read': OFFICE,
+  'part.edit': OFFICE,
+  'ro.handover': OFFICE,
+  'discount.approve': MANAGER,
+  'shop.settings': MANAGER,
+  'staff.list': Object.freeze(['foreman', 'manager']),
+  'staff.edit': MANAGER,
   'ro.promise': OFFICE,
   'walkaround.edit': OFFICE,
   'job.qc': OFFICE,

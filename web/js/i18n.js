@@ -1,6 +1,13 @@
 // Every UI string in zh-CN and en, plus date/time formatting in the SHOP's time zone (a promise
 // means shop time, whatever zone the device happens to be set to).
 import { zonedParts, isValidZone } from './time.js';
+// Each area's strings live in a file of their own (web/js/strings/), merged below; one key, one place.
+import * as admin from './strings/admin.js';
+import * as detail from './strings/detail.js';
+import * as dispatch from './strings/dispatch.js';
+import * as find from './strings/find.js';
+import * as handover from './strings/handover.js';
+import * as pricing from './strings/pricing.js';
 
 const STORAGE_KEY = 'bayline.lang';
 export const LANGS = ['zh-CN', 'en'];
@@ -63,6 +70,7 @@ const en = {
   'newro.queuedRefused': 'The server did not accept this repair order: {reason} It waits in the list of unsent items (the badge at the top) to be fixed or discarded.',
   'common.loading': 'Loading…',
   'common.retry': 'Try again',
+  'common.comingSoon': 'This screen is not ready yet.',
   'common.cancel': 'Cancel',
   'common.remove': 'Remove',
   'common.close': 'Close',
@@ -263,6 +271,7 @@ const en = {
   'role.technician': 'Technician',
   'role.foreman': 'Foreman',
   'role.manager': 'Service manager',
+  'role.customer_care': 'Customer care',
 
   'stage.checked_in': 'Checked in',
   'stage.in_progress': 'In progress',
@@ -458,6 +467,10 @@ const en = {
   'nav.today': 'Workshop board',
   'nav.myJobs': 'My jobs',
   'nav.qc': 'QC',
+  'nav.dispatch': 'Dispatch',
+  'nav.find': 'Find',
+  'nav.staff': 'Staff',
+  'nav.settings': 'Settings',
   'dur.hm': '{h} h {m} min',
   'dur.m': '{m} min',
   'dur.hours': '{h} h',
@@ -636,6 +649,7 @@ const zh = {
   'newro.queuedRefused': '服务器未接受这张维修委托书：{reason} 它保留在未发送列表中（顶部的标记），请修改后重试或放弃。',
   'common.loading': '正在加载…',
   'common.retry': '重试',
+  'common.comingSoon': '此页面尚未完成。',
   'common.cancel': '取消',
   'common.remove': '删除',
   'common.close': '关闭',
@@ -836,6 +850,7 @@ const zh = {
   'role.technician': '维修技师',
   'role.foreman': '车间主管',
   'role.manager': '服务经理',
+  'role.customer_care': '客服专员',
 
   'stage.checked_in': '已接车',
   'stage.in_progress': '维修中',
@@ -1031,6 +1046,10 @@ const zh = {
   'nav.today': '车间看板',
   'nav.myJobs': '我的工单',
   'nav.qc': '质检',
+  'nav.dispatch': '派工',
+  'nav.find': '查询',
+  'nav.staff': '员工',
+  'nav.settings': '设置',
   'dur.hm': '{h} 小时 {m} 分',
   'dur.m': '{m} 分钟',
   'dur.hours': '{h} 工时',
@@ -1150,6 +1169,11 @@ const zh = {
   'review.needTimes': '请填写开始和结束时间。',
   'review.own': '这是您本人的打卡：需由其他班组长或经理审核。',
 };
+
+for (const area of [admin, detail, dispatch, find, handover, pricing]) {
+  Object.assign(en, area.en);
+  Object.assign(zh, area.zh);
+}
 
 export const dictionaries = { en, 'zh-CN': zh };
 
