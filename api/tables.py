@@ -45,6 +45,18 @@ class Shop(Table):
         help_text="Days open: 1 = Monday … 7 = Sunday (123456: Monday to Saturday)",
     )
     created_at = Timestamptz()
+    # What the settlement and the print view need (the manager's settings screen). Money in fen.
+    address = Varchar(length=200, default="", help_text="Printed on the settlement")
+    phone = Varchar(length=32, default="", help_text="The shop's phone, printed on the settlement")
+    tax_id = Varchar(length=40, default="", help_text="纳税人识别号, printed on the settlement")
+    labour_rate_fen = Integer(default=20000, help_text="Labour price per sold hour, in fen")
+    tax_rate_bp = Integer(default=1300, help_text="Tax inside the prices, basis points (1300 = 13 %)")
+    discount_threshold_fen = Integer(default=50000, help_text="A larger discount needs a manager")
+    ready_rule = Varchar(
+        length=8, default="manual", help_text="manual: a tap marks ready; auto: the last QC pass does"
+    )
+    next_service_months = Integer(default=6, help_text="Next service due after this many months")
+    next_service_km = Integer(default=5000, help_text="… or after this many more kilometres")
 
 
 class Staff(Table):
@@ -55,9 +67,14 @@ class Staff(Table):
 
     username = Varchar(length=40, unique=True, index=True)
     name = Varchar(length=80, help_text="Display name; customers see the first word only")
-    role = Varchar(length=16, help_text="advisor, technician, foreman, manager or customer_care (api.policy.ROLES)")
+    role = Varchar(
+        length=16, help_text="advisor, technician, foreman, manager or customer_care (api.policy.ROLES)"
+    )
     pin_hash = Varchar(length=255, help_text="argon2id of HMAC(secret, PIN)")
     active = Boolean(default=True)
+    # The manager added this person (or reset their PIN) without choosing one: the person picks
+    # their own PIN at the next sign-in, after the one-time PIN the manager gave them.
+    pin_pending = Boolean(default=False)
     created_at = Timestamptz()
 
 
@@ -161,6 +178,66 @@ class Job(Table):
     pause_reason = Varchar(length=20, null=True, default=None)
     rework_count = Integer(default=0)
     created_at = Timestamptz()
+    # The words the customer reads for this work (a priced finding: the finding's phrase in the
+    # customer's language, edited by the advisor); empty: the title is shown.
+    customer_text = Varchar(length=300, default="")
+
+
+class PartLine(Table, tablename="part_line"):
+    """A part (配件) a job needs: needed → ordered → arrived → fitted. Prices in fen, tax included.
+
+    No stock is kept here; a parts department can later own these lines (reserve, issue, return)
+    through the same states."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    job = ForeignKey(references=Job, null=False, index=True)
+    repair_order = ForeignKey(references=RepairOrder, null=False, index=True)
+    name = Varchar(length=120)
+    part_number = Varchar(length=40, default="")
+    quantity = Integer(help_text="Units, at least 1")
+    unit_price_fen = Integer(help_text="Price of one unit in fen, tax included")
+    state = Varchar(length=10, default="needed", help_text="needed, ordered, arrived or fitted")
+    expected_at = Timestamptz(null=True, default=None, help_text="When an ordered part should arrive")
+    old_part_returned = Boolean(null=True, default=None, help_text="旧件: given back to the customer?")
+    created_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Settlement(Table):
+    """Hand-over and settlement (交车 / 结算) of one repair order: the draft, then what was signed.
+
+    Amounts are frozen at hand-over (later changes of rates do not rewrite a settled bill)."""
+
+    if TYPE_CHECKING:  # Piccolo adds `id`; declared here for type checkers only
+        id: Serial
+
+    repair_order = ForeignKey(references=RepairOrder, null=False, unique=True)
+    discount_fen = Integer(default=0)
+    discount_reason = Varchar(length=200, default="")
+    discount_state = Varchar(
+        length=10, default="none", help_text="none, pending (a manager must approve) or approved"
+    )
+    discount_approved_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+    discount_approved_at = Timestamptz(null=True, default=None)
+    payment_method = Varchar(
+        length=16, null=True, default=None, help_text="cash, card, wechat, alipay or transfer"
+    )
+    labour_fen = Integer(default=0)
+    parts_fen = Integer(default=0)
+    tax_rate_bp = Integer(default=0)
+    tax_fen = Integer(default=0)
+    total_fen = Integer(default=0)
+    mileage_out = Integer(null=True, default=None)
+    next_service_on = Varchar(length=10, null=True, default=None, help_text="YYYY-MM-DD, shop time")
+    next_service_km = Integer(null=True, default=None)
+    signature = Varchar(length=80, null=True, default=None, help_text="photo-store name of the signature")
+    signed_by = Varchar(length=120, default="")
+    handed_over_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+    handed_over_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
 
 
 class PromiseChange(Table):
