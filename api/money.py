@@ -54,3 +54,10 @@ def totals(labour: list[int], parts: list[int], discount_fen: int, rate_basis_po
     total = labour_sum + parts_sum - discount_fen
     tax = tax_fen(total, rate_basis_points)
     return Totals(labour_sum, parts_sum, discount_fen, total - tax, tax, total)
+
+
+def yuan_text(fen: int) -> str:
+    """¥1,234.50 from 123450 fen, for pages the server renders (the tablet has web/js/money.js)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from api import events, jobs, qcitems, readmodels, workshop
 from api.commands import Outcome, now
-from api.tables import ClockEntry, Job, QcRecord, QcTemplate, QcTemplateItem
+from api.tables import ClockEntry, Job, QcRecord, QcTemplate, QcTemplateItem, RepairOrder, Shop
 
 
 async def check(job_id: int, signer: int, items: list[dict[str, Any]], at: datetime | None = None) -> Outcome:
@@ -36,10 +36,26 @@ async def check(job_id: int, signer: int, items: list[dict[str, Any]], at: datet
     if not passed:
         changes[Job.rework_count] = job["rework_count"] + 1
     await Job.update(changes).where(Job.id == job_id)
+    if passed:
+        await _ready_automatically(job["repair_order"], at)
     shown, announced = await jobs.changed(job_id, job["repair_order"], before)
     failed = [i["name"] for i in labelled if i["result"] == "fail"]
     recorded = events.qc_recorded(job["repair_order"], shown, passed, failed, signer)
     return Outcome(200, {"passed": passed, "job": shown, "items": labelled}, [recorded, *announced])
+
+
+async def _ready_automatically(ro_id: int, at: datetime | None) -> None:
+    """A shop with the ready rule "auto": the pass that completes the last approved job marks the
+    order ready in the same command (its stage.changed then goes straight to ready)."""
+    rule = await Shop.select(Shop.ready_rule).first()
+    if rule is None or rule["ready_rule"] != "auto":
+        return
+    ro = await readmodels.require_repair_order(ro_id)
+    rows = (await readmodels.jobs_of([ro_id]))[ro_id]
+    if readmodels.stage_of(ro, rows) is not workshop.Stage.QUALITY_CHECK:
+        return
+    if not workshop.ready_blockers(readmodels.job_facts(rows)):
+        await RepairOrder.update({RepairOrder.ready_at: at or now()}).where(RepairOrder.id == ro_id)
 
 
 async def default_template() -> dict[str, Any]:
