@@ -1,8 +1,9 @@
 """Reading repair orders into the shapes the API answers with (one place, used by every route).
 
 The reads are hand-written statements (api/sqlread.py), each row read once: one order is one
-statement (the order, its jobs, promise changes, photos and findings as one UNION ALL), and so is
-the board whatever the number of orders (the open orders, their jobs, promise changes and photos).
+statement (the order, its jobs, promise changes, photos, findings, clock time, parts lines, QC
+records, settlement and walk-around as one UNION ALL), and so is the board whatever the number of
+orders (the same for every open order, its findings counted but not listed).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from api import clockstore, sqlread, workshop
+from api import clockstore, money, sqlread, workshop
 from api.auth import status_token
+from api.commands import now
 from api.sqlread import Branch, Kind
 from api.tables import Job, Photo, RepairOrder
 
@@ -27,9 +29,12 @@ def _money(cents: int | None) -> float | None:
 
 
 def job_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A job as staff see it, and as job events carry it (the order's read adds what only it has:
+    clocked time, parts, QC records, the finding it was priced from)."""
     technician = None
     if row.get("technician"):
         technician = {"id": row["technician"], "name": row.get("technician.name")}
+    paused = row["state"] == workshop.JobState.PAUSED.value
     return {
         "id": row["id"],
         "title": row["title"],
@@ -40,6 +45,11 @@ def job_out(row: dict[str, Any]) -> dict[str, Any]:
         "price": _money(row["price_cents"]),
         "technician": technician,
         "rework_count": row["rework_count"],
+        "price_fen": row["price_cents"],
+        "customer_text": row.get("customer_text") or "",
+        # Why a paused job stopped: the reason of its last clock entry (the order's reads take it
+        # with the job; rows without it, as a clock tap's window, give the stored column).
+        "pause_reason": row.get("last_stop", row.get("pause_reason")) if paused else None,
     }
 
 
@@ -73,6 +83,13 @@ _JOB_FIELDS = (
     ("state", Kind.TEXT, "j.state"),
     ("approval", Kind.TEXT, "j.approval"),
     ("technician.name", Kind.TEXT, "s.name"),
+    ("customer_text", Kind.TEXT, "j.customer_text"),
+    # The reason of the job's last clock entry (by the entry's job index): why a paused job waits.
+    (
+        "last_stop",
+        Kind.TEXT,
+        "(SELECT ce.reason FROM clock_entry ce WHERE ce.job = j.id ORDER BY ce.id DESC LIMIT 1)",
+    ),
     ("needs_approval", Kind.BOOL, "j.needs_approval"),
 )
 
@@ -161,6 +178,7 @@ def _photo_branch(where: str, *args: Any) -> Branch:
 _FINDING_FIELDS = (
     ("id", Kind.INT, "f.id"),
     ("job", Kind.INT, "f.job"),
+    ("repair_order", Kind.INT, "f.repair_order"),
     ("created_by", Kind.INT, "f.created_by"),
     ("recommended_job", Kind.INT, "f.recommended_job"),
     ("text", Kind.TEXT, "f.text"),
@@ -170,9 +188,96 @@ _FINDING_FIELDS = (
 )
 
 
-def _finding_branch(ro_id: int) -> Branch:
-    source = "FROM finding f LEFT JOIN staff s ON s.id = f.created_by WHERE f.repair_order = {}"
-    return Branch("finding", _FINDING_FIELDS, source, (ro_id,))
+def _finding_branch(where: str, *args: Any) -> Branch:
+    """Findings (`where` on finding f)."""
+    source = f"FROM finding f LEFT JOIN staff s ON s.id = f.created_by WHERE {where}"
+    return Branch("finding", _FINDING_FIELDS, source, args)
+
+
+_TIME_FIELDS = (  # what clocked_minutes needs of a clock entry: corrected times win
+    ("id", Kind.INT, "id"),
+    ("job", Kind.INT, "job"),
+    ("started_at", Kind.TIME, "started_at"),
+    ("ended_at", Kind.TIME, "ended_at"),
+    ("corrected_started_at", Kind.TIME, "corrected_started_at"),
+    ("corrected_ended_at", Kind.TIME, "corrected_ended_at"),
+)
+
+
+def _time_branch(jobs: str, *args: Any) -> Branch:
+    """Clock entries of the jobs `jobs` selects (a sub-select of job ids: entries are found by job)."""
+    return Branch("time", _TIME_FIELDS, f"FROM clock_entry WHERE job IN ({jobs})", args)
+
+
+_PART_FIELDS = (
+    ("id", Kind.INT, "id"),
+    ("job", Kind.INT, "job"),
+    ("repair_order", Kind.INT, "repair_order"),
+    ("quantity", Kind.INT, "quantity"),
+    ("unit_price_fen", Kind.INT, "unit_price_fen"),
+    ("name", Kind.TEXT, "name"),
+    ("part_number", Kind.TEXT, "part_number"),
+    ("state", Kind.TEXT, "state"),
+    ("expected_at", Kind.TIME, "expected_at"),
+    ("old_part_returned", Kind.BOOL, "old_part_returned"),
+)
+
+
+def _part_branch(where: str, *args: Any) -> Branch:
+    return Branch("part", _PART_FIELDS, f"FROM part_line WHERE {where}", args)
+
+
+_QC_FIELDS = (
+    ("id", Kind.INT, "q.id"),
+    ("job", Kind.INT, "q.job"),
+    ("items", Kind.TEXT, "q.items"),
+    ("signer.name", Kind.TEXT, "s.name"),
+    ("signed_at", Kind.TIME, "q.signed_at"),
+    ("passed", Kind.BOOL, "q.passed"),
+)
+
+
+def _qc_branch(jobs: str, *args: Any) -> Branch:
+    """QC records of the jobs `jobs` selects, with the signer's name."""
+    source = f"FROM qc_record q LEFT JOIN staff s ON s.id = q.signer WHERE q.job IN ({jobs})"
+    return Branch("qc", _QC_FIELDS, source, args)
+
+
+_SETTLEMENT_INTS = ("discount_fen", "labour_fen", "parts_fen", "tax_rate_bp", "tax_fen", "total_fen")
+_SETTLEMENT_FIELDS = (
+    ("id", Kind.INT, "st.id"),
+    ("repair_order", Kind.INT, "st.repair_order"),
+    *((name, Kind.INT, f"st.{name}") for name in _SETTLEMENT_INTS),
+    ("mileage_out", Kind.INT, "st.mileage_out"),
+    ("next_service_km", Kind.INT, "st.next_service_km"),
+    ("discount_reason", Kind.TEXT, "st.discount_reason"),
+    ("discount_state", Kind.TEXT, "st.discount_state"),
+    ("payment_method", Kind.TEXT, "st.payment_method"),
+    ("next_service_on", Kind.TEXT, "st.next_service_on"),
+    ("signed_by", Kind.TEXT, "st.signed_by"),
+    ("handed_over_by_name", Kind.TEXT, "s.name"),
+    ("handed_over_at", Kind.TIME, "st.handed_over_at"),
+)
+# What the order shows of its settlement row (another use case writes it: api/handover.py).
+_SETTLEMENT_OUT = tuple(name for name, _, _ in _SETTLEMENT_FIELDS[2:])
+
+
+def _settlement_branch(where: str, *args: Any) -> Branch:
+    source = f"FROM settlement st LEFT JOIN staff s ON s.id = st.handed_over_by WHERE {where}"
+    return Branch("settlement", _SETTLEMENT_FIELDS, source, args)
+
+
+_WALKAROUND_FIELDS = (
+    ("id", Kind.INT, "id"),
+    ("repair_order", Kind.INT, "repair_order"),
+    ("marks", Kind.TEXT, "marks"),
+    ("signed_by", Kind.TEXT, "signed_by"),
+    ("signed_at", Kind.TIME, "signed_at"),
+)
+
+
+def _walkaround_branch(where: str, *args: Any) -> Branch:
+    return Branch("walkaround", _WALKAROUND_FIELDS, f"FROM walkaround WHERE {where}", args)
 
 
 def _promise_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -221,15 +326,99 @@ def _status_url(nonce: str) -> str:
     return f"/s/{status_token(nonce)}"
 
 
+def _clocked(entries: list[dict[str, Any]]) -> dict[int, int]:
+    """Whole minutes on each job by anyone: corrected times win, a running clock counts up to now."""
+    totals: dict[int, float] = defaultdict(float)
+    current = now()
+    for row in entries:
+        start, end = clockstore.effective(row)
+        totals[row["job"]] += ((end or current) - start).total_seconds() / 60
+    return {job: int(minutes) for job, minutes in totals.items()}
+
+
+def _part_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "part_number": row["part_number"],
+        "quantity": row["quantity"],
+        "unit_price_fen": row["unit_price_fen"],
+        "line_fen": money.line_fen(row["quantity"], row["unit_price_fen"]),
+        "state": row["state"],
+        "expected_at": row["expected_at"],
+        "old_part_returned": row["old_part_returned"],
+    }
+
+
+def _qc_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "passed": bool(row["passed"]),
+        "items": json.loads(row["items"] or "[]"),
+        "signer_name": row["signer.name"],
+        "signed_at": row["signed_at"],
+    }
+
+
+def _walkaround_out(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "marks": len(json.loads(row["marks"] or "[]")),
+        "signed_at": row["signed_at"],
+        "signed_by": row["signed_by"] or None,
+    }
+
+
+# Parts a car waits for: not here yet (a line ordered or still to order).
+_PARTS_AWAITED = ("needed", "ordered")
+
+
+def _attention(
+    jobs: list[dict[str, Any]], findings: list[dict[str, Any]], settlement: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the board card flags: findings to price, parts waited for (and when they come), a
+    discount waiting for a manager. Computed from what the order's read holds."""
+    awaited = [p for j in jobs for p in j["parts"] if p["state"] in _PARTS_AWAITED]
+    expected = sorted(p["expected_at"] for p in awaited if p["expected_at"] is not None)
+    paused_for_parts = any(j["pause_reason"] == "waiting_parts" for j in jobs)
+    return {
+        "findings_to_price": [f["id"] for f in findings if f["recommended_job"] is None],
+        "waiting_parts": paused_for_parts or bool(expected),
+        "parts_expected_at": expected[0] if expected else None,
+        "discount_pending": bool(settlement and settlement["discount_state"] == "pending"),
+    }
+
+
 def _shape(
     ro: dict[str, Any],
-    jobs: list[dict[str, Any]],
-    promises: list[dict[str, Any]],
+    found: dict[str, list[dict[str, Any]]],
     photos: list[dict[str, Any]],
-    findings: list[dict[str, Any]],
+    findings: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
     """A repair order as staff see it, keys in schemas.RepairOrderOut's order (the answer is sent as
-    built: no model validates it on the way out)."""
+    built: no model validates it on the way out). `found`: this order's rows of the read, by tag;
+    `findings`: as shown (None: the board, which counts them only)."""
+    jobs = found["job"]
+    minutes = _clocked(found["time"])
+    parts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in found["part"]:
+        parts[row["job"]].append(_part_out(row))
+    checks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted(found["qc"], key=lambda r: (r["signed_at"], r["id"])):
+        checks[row["job"]].append(_qc_out(row))
+    priced_from = {f["recommended_job"]: f["id"] for f in found["finding"] if f["recommended_job"]}
+    shown_jobs = [
+        {
+            **job_out(j),
+            "clocked_minutes": minutes.get(j["id"], 0),
+            "parts": parts[j["id"]],
+            "qc": checks[j["id"]],
+            "finding_id": priced_from.get(j["id"]),
+        }
+        for j in jobs
+    ]
+    settled = found["settlement"][0] if found["settlement"] else None
+    walk = found["walkaround"][0] if found["walkaround"] else None
     return {
         "id": ro["id"],
         "number": ro["number"],
@@ -246,31 +435,47 @@ def _shape(
         "mileage": ro["mileage"],
         "fuel_level": ro["fuel_level"],
         "concerns": json.loads(ro["concerns"]),
-        "jobs": [job_out(j) for j in jobs],
-        "promise_history": [_promise_out(p) for p in promises],
+        "jobs": shown_jobs,
+        "promise_history": [_promise_out(p) for p in found["promise"]],
         "photos": photos,
-        "findings": findings,
+        "findings": findings or [],
         "created_at": ro["created_at"],
         "ready_at": ro["ready_at"],
         "delivered_at": ro["delivered_at"],
+        "settlement": {k: settled[k] for k in _SETTLEMENT_OUT} if settled else None,
+        "walkaround": _walkaround_out(walk),
+        "attention": _attention(shown_jobs, found["finding"], settled),
     }
 
 
+def _order_branches(on_order: str, jobs: str, *args: Any) -> list[Branch]:
+    """Every row an order's read shows but the order itself: `on_order` selects by a table's
+    `repair_order` column, `jobs` is a sub-select of the orders' job ids; each takes `args`."""
+    return [
+        _job_branch(f"j.{on_order}", *args),
+        _promise_branch(on_order, *args),
+        _photo_branch(on_order, *args),
+        _finding_branch(f"f.{on_order}", *args),
+        _time_branch(jobs, *args),
+        _part_branch(on_order, *args),
+        _qc_branch(jobs, *args),
+        _settlement_branch(f"st.{on_order}", *args),
+        _walkaround_branch(on_order, *args),
+    ]
+
+
 async def repair_order(ro_id: int) -> dict[str, Any] | None:
-    """One repair order as the API shows it to staff, or None (one statement)."""
+    """One repair order as the API shows it to staff, delivered or not, or None (one statement)."""
     on_order = "repair_order = {}"
     found = await sqlread.union(
         _order_branch("ro.id = {}", ro_id),
-        _job_branch(f"j.{on_order}", ro_id),
-        _promise_branch(on_order, ro_id),
-        _photo_branch(on_order, ro_id),
-        _finding_branch(ro_id),
+        *_order_branches(on_order, f"SELECT id FROM job WHERE {on_order}", ro_id),  # noqa: S608
     )
     if not found["order"]:
         return None
     photos = [photo_out(p) for p in found["photo"]]
     findings = _findings(found["finding"], photos)
-    return _shape(found["order"][0], found["job"], found["promise"], photos, findings)
+    return _shape(found["order"][0], found, photos, findings)
 
 
 def _findings(rows: list[dict[str, Any]], photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -285,6 +490,7 @@ def _findings(rows: list[dict[str, Any]], photos: list[dict[str, Any]]) -> list[
             "created_by": {"id": r["created_by"], "name": r["created_by.name"]},
             "recommended_job_id": r["recommended_job"],
             "photos": [p for p in photos if p["panel"] == f"finding:{r['id']}"],
+            "priced": r["recommended_job"] is not None,
         }
         for r in rows
     ]
@@ -294,18 +500,23 @@ def _findings(rows: list[dict[str, Any]], photos: list[dict[str, Any]]) -> list[
 # orders (migration 0013), however many delivered ones the shop has.
 _OPEN = "ro.delivered_at IS NULL"
 _OF_OPEN = "repair_order IN (SELECT ro.id FROM repair_order ro WHERE ro.delivered_at IS NULL)"
+_OPEN_JOBS = f"SELECT id FROM job WHERE {_OF_OPEN}"  # noqa: S608
 
 
 async def open_repair_orders() -> list[dict[str, Any]]:
-    """Every repair order not yet delivered, soonest promise first (one statement)."""
-    found = await sqlread.union(
-        _order_branch(_OPEN), _job_branch(f"j.{_OF_OPEN}"), _promise_branch(_OF_OPEN), _photo_branch(_OF_OPEN)
-    )
-    jobs, promises, photos = (_by_order(found[tag]) for tag in ("job", "promise", "photo"))
-    return [
-        _shape(r, jobs[r["id"]], promises[r["id"]], [photo_out(p) for p in photos[r["id"]]], [])
-        for r in sorted(found["order"], key=lambda r: (r["promised_at"], r["id"]))
-    ]
+    """Every repair order not yet delivered, soonest promise first (one statement). Each is what
+    its own read shows, less the findings' list (the card counts those to price)."""
+    found = await sqlread.union(_order_branch(_OPEN), *_order_branches(_OF_OPEN, _OPEN_JOBS))
+    by_order = {tag: _by_order(rows) for tag, rows in found.items() if tag not in ("order", "time", "qc")}
+    # Entries and QC records name their job, not its order.
+    order_of = {j["id"]: j["repair_order"] for j in found["job"]}
+    for tag in ("time", "qc"):
+        by_order[tag] = _by_order([{**r, "repair_order": order_of.get(r["job"])} for r in found[tag]])
+    out = []
+    for r in sorted(found["order"], key=lambda r: (r["promised_at"], r["id"])):
+        mine = {tag: rows[r["id"]] for tag, rows in by_order.items()}
+        out.append(_shape(r, mine, [photo_out(p) for p in mine["photo"]], None))
+    return out
 
 
 async def current_stage(ro_id: int) -> workshop.Stage:

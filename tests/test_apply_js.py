@@ -232,8 +232,38 @@ def board_finding(result: dict[str, Any]) -> None:
     assert [f["id"] for f in ro_of(result["view"], 1)["findings"]] == [FINDING["id"]]  # type: ignore[index]
 
 
+def board_edited(result: dict[str, Any]) -> None:
+    ro = ro_of(result["view"], 1)
+    assert ro is not None and ro["mileage"] == 42000 and ro["customer"]["phone"] == "13800000001"
+    assert not result["reload"] and not result["fetch"]
+
+
+def board_gone(result: dict[str, Any]) -> None:
+    assert [ro["id"] for ro in result["view"]] == [2]
+
+
+def board_discount_pending(result: dict[str, Any]) -> None:
+    assert ro_of(result["view"], 1)["attention"]["discount_pending"] is True  # type: ignore[index]
+
+
+def board_fetch(result: dict[str, Any]) -> None:
+    assert result["fetch"] == [1] and result["unchanged"]
+
+
 BOARD: dict[str, Check] = {
     "ro.created": unchanged,  # order 1 is on the board already (a new one: below)
+    "ro.updated": board_edited,
+    "ro.handed_over": board_gone,
+    "finding.priced": unchanged,  # no finding of order 1 waits for a price on this board
+    "part.added": board_fetch,
+    "part.updated": board_fetch,
+    "part.awaited": board_fetch,
+    "settlement.updated": board_discount_pending,
+    "discount.approved": unchanged,
+    "staff.deactivated": unchanged,
+    "staff.activated": unchanged,
+    "staff.pin_reset": unchanged,
+    "staff.pin_chosen": unchanged,
     "stage.changed": board_stage,
     "promise.changed": board_promise,
     "job.added": board_job_state("in_progress"),
@@ -315,6 +345,18 @@ def mine_entry_only(result: dict[str, Any]) -> None:
 
 MINE: dict[str, Check] = {
     "ro.created": unchanged,  # new work comes to nobody
+    "ro.updated": reads_again,  # my card shows the car and the customer's words
+    "ro.handed_over": unchanged,
+    "finding.priced": unchanged,
+    "part.added": reads_again,
+    "part.updated": reads_again,
+    "part.awaited": reads_again,
+    "settlement.updated": unchanged,
+    "discount.approved": unchanged,
+    "staff.deactivated": unchanged,
+    "staff.activated": unchanged,
+    "staff.pin_reset": unchanged,
+    "staff.pin_chosen": unchanged,
     "stage.changed": unchanged,
     "promise.changed": mine_promise,
     "job.added": mine_job_state("in_progress"),

@@ -5,14 +5,22 @@ from __future__ import annotations
 import functools
 from typing import Any, cast
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import JSONBody
 
-from api import readmodels, repair_orders, workshop
+from api import readmodels, repair_orders, timeline, workshop
 from api.auth import current_user, requires
 from api.httpcommand import run
 from api.inputs import Id
-from api.schemas import JobCreate, PromiseIn, RepairOrderCreate, RepairOrderList, RepairOrderOut
+from api.schemas import (
+    JobCreate,
+    PromiseIn,
+    RepairOrderCreate,
+    RepairOrderEdit,
+    RepairOrderList,
+    RepairOrderOut,
+    Timeline,
+)
 
 
 class RepairOrderController(Controller):
@@ -36,6 +44,22 @@ class RepairOrderController(Controller):
                 f"Repair order {ro_id} does not exist.", code="ro.not_found", params={"id": ro_id}
             )
         return Response(cast(Any, ro))
+
+    @get("/{ro_id:int}/timeline", guards=[requires("ro.read")])
+    async def get_timeline(self, ro_id: Id) -> Response[Timeline]:
+        """The order's events (who did what and when), oldest first, as the event log holds them."""
+        return Response(cast(Any, await timeline.timeline(ro_id)))
+
+    @patch("/{ro_id:int}", guards=[requires("ro.create")], status_code=200)
+    async def edit(
+        self, request: Request, ro_id: Id, data: JSONBody[RepairOrderEdit]
+    ) -> Response[RepairOrderOut]:
+        """Correct customer, vehicle (not the plate), concerns; mileage and fuel until the walk-around
+        is signed. Only the fields sent change. 409 `ro.delivered` after delivery."""
+        user = current_user(request)
+        handler = functools.partial(repair_orders.edit, ro_id, data, user.id)
+        payload = data.model_dump(mode="json", exclude_unset=True)
+        return await run(request, handler, actor=f"staff:{user.id}", payload=payload)
 
     @post("/", guards=[requires("ro.create")], status_code=201)
     async def create(self, request: Request, data: JSONBody[RepairOrderCreate]) -> Response[RepairOrderOut]:

@@ -53,13 +53,61 @@ function boardRo(items, roId, change) {
   return done(out);
 }
 
-function boardJobs(items, roId, jobs) {
+const AWAITED_PARTS = new Set(['needed', 'ordered']); // not here yet (api/readmodels.py _attention)
+
+/** The card's flags that follow from its jobs (parts waited for), as the server works them out. */
+function withAttention(ro) {
+  const jobs = ro.jobs || [];
+  const expected = jobs
+    .flatMap((j) => j.parts || [])
+    .filter((p) => AWAITED_PARTS.has(p.state) && p.expected_at)
+    .map((p) => p.expected_at)
+    .sort((a, b) => instant(a) - instant(b));
+  const paused = jobs.some((j) => j.state === 'paused' && j.pause_reason === 'waiting_parts');
+  const was = ro.attention || {};
+  const waiting = paused || expected.length > 0;
+  const first = expected[0] ?? null;
+  if (was.waiting_parts === waiting && (was.parts_expected_at ?? null) === first) return ro;
+  return { ...ro, attention: { ...was, waiting_parts: waiting, parts_expected_at: first } };
+}
+
+/**
+ * A job as an event shows it, over the card's: what only the order's read has (clocked time, parts,
+ * QC records, the finding it was priced from) stays. `reason`: why a stopped job paused, from the
+ * tap's entry (a tap's job does not carry it); a paused job's known reason stays otherwise.
+ */
+function mergeJob(was, job, reason = null) {
+  const next = { ...(was || {}), ...job };
+  if (job.state === 'paused') next.pause_reason = reason || job.pause_reason || (was?.state === 'paused' ? was.pause_reason : null) || null;
+  else if ('pause_reason' in next || was) next.pause_reason = null;
+  return next;
+}
+
+function boardJobs(items, roId, jobs, entries = []) {
   return boardRo(items, roId, (ro) => {
     let list = ro.jobs || [];
-    for (const job of jobs) if (job && job.id != null) list = upsertById(list, job);
-    return JSON.stringify(list) === JSON.stringify(ro.jobs || []) ? ro : { ...ro, jobs: list };
+    for (const job of jobs) {
+      if (!job || job.id == null) continue;
+      const stop = entries.find((e) => e && e.job_id === job.id && e.ended_at && e.reason);
+      list = upsertById(list, mergeJob(list.find((j) => j.id === job.id), job, stop?.reason));
+    }
+    return JSON.stringify(list) === JSON.stringify(ro.jobs || []) ? ro : withAttention({ ...ro, jobs: list });
   });
 }
+
+/** The card's attention flags after `change` (a function of the flags); the same card when equal. */
+function boardFlags(items, roId, change) {
+  return boardRo(items, roId, (ro) => {
+    const was = { ...NO_FLAGS, ...ro.attention };
+    const patch = change(was);
+    const same = Object.entries(patch).every(([k, v]) => JSON.stringify(was[k]) === JSON.stringify(v));
+    return same ? ro : { ...ro, attention: { ...was, ...patch } };
+  });
+}
+const NO_FLAGS = Object.freeze({ findings_to_price: [], waiting_parts: false, parts_expected_at: null, discount_pending: false });
+
+// What the board's card shows of an order that an edit (ro.updated) may change.
+const EDITED = ['customer', 'vehicle', 'mileage', 'fuel_level', 'concerns'];
 
 const BOARD = {
   'ro.created': (items, d, m) => {
@@ -77,12 +125,29 @@ const BOARD = {
       if (known && instant(ro.promised_at) === instant(change.promised_at)) return ro;
       return { ...ro, promised_at: change.promised_at, promise_history: known ? history : [...history, change] };
     }),
+  'ro.updated': (items, d, m) =>
+    boardRo(items, m.ro, (ro) => {
+      const next = { ...ro };
+      for (const key of EDITED) if (key in d) next[key] = d[key];
+      return EDITED.every((key) => JSON.stringify(next[key]) === JSON.stringify(ro[key])) ? ro : next;
+    }),
+  // The card is gone with the car (stage.changed to delivered says so too).
+  'ro.handed_over': (items, d, m) => boardRo(items, m.ro, () => null),
   'job.added': (items, d, m) => boardJobs(items, m.ro, [d.job]),
   'job.updated': (items, d, m) => boardJobs(items, m.ro, [d.job]),
   'job.assigned': (items, d, m) => boardJobs(items, m.ro, [d.job]),
   'qc.recorded': (items, d, m) => boardJobs(items, m.ro, [d.job]),
-  'clock.on': (items, d, m) => boardJobs(items, m.ro, ids(d.jobs)),
-  'clock.off': (items, d, m) => boardJobs(items, m.ro, ids(d.jobs)),
+  'clock.on': (items, d, m) => boardJobs(items, m.ro, ids(d.jobs), ids(d.entries)),
+  'clock.off': (items, d, m) => boardJobs(items, m.ro, ids(d.jobs), ids(d.entries)),
+  'settlement.updated': (items, d, m) => boardFlags(items, m.ro, () => ({ discount_pending: d.discount_state === 'pending' })),
+  'discount.approved': (items, d, m) => boardFlags(items, m.ro, () => ({ discount_pending: false })),
+  // The recommended job it became comes with job.added.
+  'finding.priced': (items, d, m) =>
+    boardFlags(items, m.ro, (was) => ({ findings_to_price: ids(was.findings_to_price).filter((f) => f !== d.finding_id) })),
+  // Parts lines: the card's "waiting for parts" needs the order's lines as they are: read it again.
+  'part.added': (items, d, m) => fetchShown(items, m.ro),
+  'part.updated': (items, d, m) => fetchShown(items, m.ro),
+  'part.awaited': (items, d, m) => fetchShown(items, m.ro),
   'approval.decided': (items, d, m) =>
     boardRo(items, m.ro, (ro) => {
       const job = (ro.jobs || []).find((j) => j.id === d.job_id);
@@ -90,8 +155,21 @@ const BOARD = {
       return { ...ro, jobs: upsertById(ro.jobs, { ...job, approval: d.decision }) };
     }),
   'finding.added': (items, d, m) =>
-    boardRo(items, m.ro, (ro) => (Array.isArray(ro.findings) && d.finding && !ro.findings.some((f) => f.id === d.finding.id) ? { ...ro, findings: upsertById(ro.findings, d.finding) } : ro)),
+    boardRo(items, m.ro, (ro) => {
+      const f = d.finding;
+      if (!f || f.id == null) return ro;
+      let next = ro;
+      if (Array.isArray(ro.findings) && !ro.findings.some((x) => x.id === f.id)) next = { ...next, findings: upsertById(ro.findings, f) };
+      const waiting = ids(ro.attention?.findings_to_price);
+      if (!f.recommended_job_id && !waiting.includes(f.id)) next = { ...next, attention: { ...(ro.attention || {}), findings_to_price: [...waiting, f.id].sort((a, b) => a - b) } };
+      return next;
+    }),
 };
+
+/** Read again the order `roId` when the board shows it. */
+function fetchShown(items, roId) {
+  return items.some((ro) => ro.id === roId) ? { view: items, reload: false, fetch: [roId] } : done(items);
+}
 // Nothing the board shows: the new job comes with job.added, the card shows no clock entries,
 // attendance, photos, damage marks, surveys or staff.
 for (const type of [
@@ -112,6 +190,10 @@ for (const type of [
   'staff.locked_out',
   'staff.signed_in',
   'staff.signed_out',
+  'staff.deactivated',
+  'staff.activated',
+  'staff.pin_reset',
+  'staff.pin_chosen',
 ]) {
   BOARD[type] = (items) => done(items);
 }
@@ -248,6 +330,13 @@ const MINE_TYPES = {
   },
   'clock.on': (v, d, me) => mineClock(v, d, me),
   'clock.off': (v, d, me) => mineClock(v, d, me),
+  // The car or the customer's words on my card may have changed; a priced finding of mine, a parts
+  // line of my job: the event does not hold what my card shows of them.
+  'ro.updated': (v, d, me, m) => ((v.jobs || []).some((j) => j.repair_order?.id === m.ro) ? again(v) : done(v)),
+  'finding.priced': (v, d) => ((v.jobs || []).some((j) => (j.findings || []).some((f) => f.id === d.finding_id)) ? again(v) : done(v)),
+  'part.added': (v, d) => mineNames(v, d),
+  'part.updated': (v, d) => mineNames(v, d),
+  'part.awaited': (v, d) => mineNames(v, d),
   // Looked at, its times unchanged.
   'clock.reviewed': (v, d, me) => mineEntry(v, d.entry, me, { times: false }),
   'clock.confirmed': (v, d, me) => mineEntry(v, d.entry, me, { times: false }),
@@ -297,8 +386,21 @@ for (const type of [
   'staff.locked_out',
   'staff.signed_in',
   'staff.signed_out',
+  'staff.deactivated',
+  'staff.activated',
+  'staff.pin_reset',
+  'staff.pin_chosen',
+  'settlement.updated',
+  'discount.approved',
+  'ro.handed_over',
 ]) {
   MINE_TYPES[type] = (v) => done(v);
+}
+
+/** Read my jobs again when the event names one of them. */
+function mineNames(view, d) {
+  const jobs = new Set((view.jobs || []).map((j) => j.id));
+  return ids(d.job_ids).some((id) => jobs.has(id)) ? again(view) : done(view);
 }
 
 /** True when `m` was certainly recorded after the view was read (its `now`). */
@@ -444,6 +546,18 @@ for (const type of [
   'staff.locked_out',
   'staff.signed_in',
   'staff.signed_out',
+  'staff.deactivated',
+  'staff.activated',
+  'staff.pin_reset',
+  'staff.pin_chosen',
+  'ro.updated',
+  'finding.priced',
+  'part.added',
+  'part.updated',
+  'part.awaited',
+  'settlement.updated',
+  'discount.approved',
+  'ro.handed_over',
 ]) {
   QUEUE[type] = (v) => done(v);
 }
@@ -516,6 +630,18 @@ for (const type of [
   'staff.locked_out',
   'staff.signed_in',
   'staff.signed_out',
+  'staff.deactivated',
+  'staff.activated',
+  'staff.pin_reset',
+  'staff.pin_chosen',
+  'ro.updated',
+  'finding.priced',
+  'part.added',
+  'part.updated',
+  'part.awaited',
+  'settlement.updated',
+  'discount.approved',
+  'ro.handed_over',
 ]) {
   REVIEW[type] = (v) => done(v);
 }

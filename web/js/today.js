@@ -4,6 +4,7 @@
 // top, and a changed promise as the new time marked "not sent yet", until the server has them.
 import { get } from './api.js';
 import { h, clear, timeEl, setText, toast, copyText, uid } from './dom.js';
+import { formatDateTime, t } from './i18n.js';
 import { showError } from './forms.js';
 import { onLiveEvent, onLiveState } from './live.js';
 import { onOutbox, unsent } from './outbox.js';
@@ -197,7 +198,8 @@ export function render(root, ctx) {
     }
     const canPromise = allowed(ctx.state.user?.role, 'ro.promise');
     const walk = (ro) => ctx.go(`#/walkaround/${ro.id}`);
-    for (const ro of shown) list.append(card(ro, now, canPromise ? openPromise : null, canPromise ? walk : null));
+    const open = (ro) => ctx.go(`#/ro/${ro.id}`);
+    for (const ro of shown) list.append(card(ro, now, canPromise ? openPromise : null, canPromise ? walk : null, open));
   }
 
   function upsert(ro) {
@@ -392,7 +394,24 @@ function matches(ro, q) {
   return [ro.vehicle?.plate, ro.customer?.name, ro.number, ro.vehicle?.vin].some((v) => normalise(v).includes(q));
 }
 
-function card(ro, now, onPromise, onWalk) {
+/** What needs someone on this car: findings to price, parts waited for, a discount to approve. */
+function flags(ro) {
+  const a = ro.attention || {};
+  const toPrice = Array.isArray(a.findings_to_price) ? a.findings_to_price.length : 0;
+  const out = [];
+  if (toPrice) out.push(h('span', { class: 'chip chip-warn', 'data-testid': 'card-findings', t: 'card.findingsToPrice', tp: { count: toPrice } }));
+  if (a.waiting_parts) {
+    out.push(
+      a.parts_expected_at
+        ? h('span', { class: 'chip chip-muted', 'data-testid': 'card-parts', t: 'card.partsExpected', tp: { time: formatDateTime(a.parts_expected_at, 'smart') } })
+        : h('span', { class: 'chip chip-muted', 'data-testid': 'card-parts', t: 'card.waitingParts' }),
+    );
+  }
+  if (a.discount_pending) out.push(h('span', { class: 'chip chip-warn', 'data-testid': 'card-discount', t: 'card.discountToApprove' }));
+  return out.length ? h('div', { class: 'ro-flags' }, out) : null;
+}
+
+function card(ro, now, onPromise, onWalk, onOpen) {
   const v = ro.vehicle || {};
   const jobs = (ro.jobs || []).filter((j) => !NOT_WORK.has(j.state) && j.approval !== 'declined');
   const done = jobs.filter((j) => DONE_STATES.has(j.state)).length;
@@ -419,10 +438,19 @@ function card(ro, now, onPromise, onWalk) {
   bar.style.width = `${pct}%`; // set from JS: the CSP forbids style="" in markup
   const jobsTextId = uid('ro-jobs'); // the bar is named by its "1 of 2 jobs done"
 
-  return h(
+  // The number is the card's link to the order (keyboard and screen readers); a tap anywhere on the
+  // card but its buttons and links opens it too.
+  const article = h(
     'article',
-    { class: ['ro-card', `urgency-${urgency}`], 'data-testid': 'ro-card', 'data-number': ro.number, 'data-stage': ro.stage },
-    h('div', { class: 'ro-top' }, h('span', { class: 'ro-number' }, ro.number ?? ''), stageBadge(ro.stage)),
+    { class: ['ro-card', `urgency-${urgency}`, onOpen && 'ro-card-open'], 'data-testid': 'ro-card', 'data-number': ro.number, 'data-stage': ro.stage },
+    h(
+      'div',
+      { class: 'ro-top' },
+      onOpen
+        ? h('a', { class: 'ro-number', href: `#/ro/${ro.id}`, 'data-testid': 'ro-open', 'aria-label': t('card.open', { number: ro.number ?? '' }) }, ro.number ?? '')
+        : h('span', { class: 'ro-number' }, ro.number ?? ''),
+      stageBadge(ro.stage),
+    ),
     h('div', { class: 'plate', lang: 'zh-CN' }, v.plate || '—'),
     h(
       'div',
@@ -447,6 +475,7 @@ function card(ro, now, onPromise, onWalk) {
       h('span', { class: 'ro-jobs-text', id: jobsTextId, t: jobs.length ? 'today.jobsDone' : 'today.noJobs', tp: { done, total: jobs.length } }),
       awaiting ? h('span', { class: 'chip chip-warn', t: 'today.awaitingApproval', tp: { count: awaiting } }) : null,
     ),
+    flags(ro),
     jobLines(ro.jobs || []),
     h(
       'div',
@@ -460,6 +489,14 @@ function card(ro, now, onPromise, onWalk) {
         : null,
     ),
   );
+  if (onOpen) {
+    article.addEventListener('click', (ev) => {
+      if (ev.target.closest('button, a, input, select, textarea')) return; // its own actions
+      if (String(window.getSelection?.() || '')) return; // selecting text (a VIN, a phone) is not a tap
+      onOpen(ro);
+    });
+  }
+  return article;
 }
 
 // Each job with its state and who is on it: the foreman's "who is doing what" at a glance.
