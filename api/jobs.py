@@ -11,7 +11,7 @@ from typing import Any
 from api import events, readmodels, repair_orders, workshop
 from api.commands import Outcome
 from api.events import NewEvent
-from api.tables import Job, Staff
+from api.tables import ClockEntry, Job, Staff
 
 
 async def require(job_id: int) -> dict[str, Any]:
@@ -60,28 +60,52 @@ async def _with_its_order(job_id: int) -> list[dict[str, Any]]:
     )
 
 
+async def _clocked_on(job_id: int) -> str | None:
+    """The name of whoever is clocked on the job now (None: nobody)."""
+    row = (
+        await ClockEntry.select(ClockEntry.technician.name)
+        .where((ClockEntry.job == job_id) & ClockEntry.ended_at.is_null())
+        .first()
+    )
+    return None if row is None else str(row["technician.name"])
+
+
 async def assign(job_id: int, technician_id: int) -> Outcome:
-    """Give the job to a technician (re-assigning keeps paused and rework jobs in their state)."""
+    """Give the job to a technician, or move it to another (a paused or rework job keeps its state;
+    one someone is clocked on stays until they stop). job.assigned names both people, so the
+    tablet of the one who lost it and of the one who got it both update."""
     rows = await _with_its_order(job_id)
     job = next((r for r in rows if r["id"] == job_id), None)
     if job is None:
         raise workshop.NotFound(f"Job {job_id} does not exist.", code="job.not_found", params={"id": job_id})
-    tech = await Staff.select().where(Staff.id == technician_id).first()
-    if tech is None or not tech["active"] or tech["role"] not in ("technician", "foreman"):
+    tech = (
+        await Staff.select(Staff.id, Staff.name, Staff.role, Staff.active)
+        .where(Staff.id == technician_id)
+        .first()
+    )
+    if tech is None:
         raise workshop.Invalid(
             f"Staff member {technician_id} is not an active technician.",
             code="job.technician_invalid",
             params={"id": technician_id},
             field="technician_id",
         )
+    workshop.check_assignee(tech["name"], tech["role"], bool(tech["active"]))
+    current = facts(job)
+    # A pending job has never been clocked: only work already given out can have a running clock.
+    clocked_by = None if current.state is workshop.JobState.PENDING else await _clocked_on(job_id)
+    state = workshop.assign(current, clocked_by)
+    previous = job["technician"]
+    if previous == tech["id"] and state.value == job["state"]:
+        return Outcome(200, plain(readmodels.job_out(job)))  # theirs already: nothing changes
     ro = job["repair_order"]
     order = {"ready_at": job["repair_order.ready_at"], "delivered_at": job["repair_order.delivered_at"]}
     before = readmodels.stage_of(order, rows)
-    state = workshop.assign(facts(job))
     await Job.update({Job.technician: tech["id"], Job.state: state.value}).where(Job.id == job_id)
     # The answer and the events from what was read and written: nothing is read back.
     job.update({"technician": tech["id"], "technician.name": tech["name"], "state": state.value})
     after = readmodels.stage_of(order, rows)
     job_now = plain(readmodels.job_out(job))
     moved = [events.stage_changed(ro, before, after, [job_id])] if after is not before else []
-    return Outcome(200, job_now, [events.job_assigned(ro, job_now), events.job_updated(ro, job_now), *moved])
+    assigned = events.job_assigned(ro, job_now, previous=previous)
+    return Outcome(200, job_now, [assigned, events.job_updated(ro, job_now), *moved])
