@@ -79,6 +79,8 @@ async def database() -> AsyncIterator[None]:
 
 TABLES_IN_DELETE_ORDER = [
     "survey",
+    "settlement",
+    "part_line",
     "idempotency_record",
     "event",
     "qc_record",
