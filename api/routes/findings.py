@@ -14,7 +14,7 @@ from api import findings
 from api.auth import current_user, requires
 from api.httpcommand import run
 from api.inputs import Id
-from api.schemas import JobIn, Strict
+from api.schemas import RecommendIn, Strict
 
 
 class FindingIn(Strict):
@@ -34,8 +34,9 @@ class FindingController(Controller):
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump())
 
     @post("/findings/{finding_id:int}/recommend", guards=[requires("finding.recommend")], status_code=201)
-    async def recommend(self, request: Request, finding_id: Id, data: JSONBody[JobIn]) -> Response[Any]:
-        """Price a finding: it becomes a job needing the customer's approval (they see it at once)."""
+    async def recommend(self, request: Request, finding_id: Id, data: JSONBody[RecommendIn]) -> Response[Any]:
+        """Price a finding in one step: labour (hours × the shop's rate unless given), parts lines and
+        the customer's words; it becomes a job needing the customer's approval (they see it at once)."""
         user = current_user(request)
-        handler = functools.partial(findings.recommend, finding_id, data)
+        handler = functools.partial(findings.recommend, finding_id, data, user.id)
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))

@@ -10,6 +10,7 @@ import { unsent, onOutbox } from './outbox.js';
 import { send } from './action.js';
 import { tap, askStopReason, confirmBig, formatMinutes, formatStopwatch, formatHours } from './clock.js';
 import { openFindingDialog } from './finding.js';
+import { askWaitingPart, partsBlock, partsBook } from './job-parts.js';
 import { shopDate, toInputs, zonedToIso } from './time.js';
 import { keepScreen, readScreen, staleMark, unreachable } from './screencache.js';
 import { STARTABLE, fold, jobStateAfter } from './domain.js';
@@ -44,6 +45,9 @@ export function render(root, ctx) {
     skew = Number(kept.data.skew) || 0;
   }
   const corrections = new Map(); // entry id → {date, time, reason, error}: survives repaints
+  // The parts of my jobs (their own read and events: job-parts.js); a failed read leaves the last.
+  const parts = partsBook();
+  const loadParts = () => parts.load().then(() => data && paintJobs(), () => {});
 
   const liveBadge = h('span', { class: 'live-state', 'data-testid': 'live-state', role: 'status' });
   const shift = h('section', { class: 'shift-bar', 'data-testid': 'shift-bar' });
@@ -81,6 +85,7 @@ export function render(root, ctx) {
       try {
         const sentAt = Date.now();
         const ask = ++asked;
+        loadParts();
         const fresh = await get('/api/me/jobs');
         // A tap sent while this answer was on its way may be missing from it: it stays laid over
         // the answer until a view asked for after it was sent arrives, so the card never flips back.
@@ -197,7 +202,16 @@ export function render(root, ctx) {
   async function stopJob(job) {
     const reason = await askStopReason({ jobTitle: job.title });
     if (!reason) return;
-    const ok = await run(tap([{ path: `/api/jobs/${job.id}/clock-off`, body: { reason }, subject: `job:${job.id}`, meta: { jobId: job.id, kind: 'stop' } }]));
+    const body = { reason };
+    if (reason === 'waiting_parts') {
+      // Which line it waits for (none when the part is not on the order yet): the card and the
+      // office see it, and its arrival is the news the technician waits for.
+      const partId = await askWaitingPart(parts.of(job.id));
+      if (partId === undefined) return;
+      if (partId != null) body.part_id = partId;
+      parts.wait(job.id, partId);
+    }
+    const ok = await run(tap([{ path: `/api/jobs/${job.id}/clock-off`, body, subject: `job:${job.id}`, meta: { jobId: job.id, kind: 'stop' } }]));
     if (ok && reason === 'finished') toast('mine.toQc', { title: job.title }, 'ok');
   }
 
@@ -352,7 +366,7 @@ export function render(root, ctx) {
     }
     const nodes = jobs.map((job) => {
       // tick() draws a running clock's minutes from data-clocked / data-since, updated in place below.
-      const key = JSON.stringify([steady(job), queuedJobs.get(job.id) ?? null, busy, getLang(), urgency(job), shopToday()]);
+      const key = JSON.stringify([steady(job), queuedJobs.get(job.id) ?? null, busy, getLang(), urgency(job), shopToday(), parts.key(job.id)]);
       const was = painted.get(job.id);
       if (was?.key === key) {
         was.node.dataset.clocked = String(Number(job.clocked_minutes) || 0);
@@ -467,6 +481,7 @@ export function render(root, ctx) {
                   h('span', { class: 'finding-mark', 'aria-hidden': 'true' }, '!'), f.text,
                   f.pending ? h('span', { class: ['chip', f.refused ? 'chip-warn' : 'chip-queued'], t: f.refused ? 'outbox.refusedShort' : 'outbox.notSent' }) : null)))
           : null,
+        partsBlock(parts.of(job.id), job.state === 'paused' ? parts.awaitedOf(job.id) : null),
       ),
       h(
         'div',
@@ -588,6 +603,15 @@ export function render(root, ctx) {
 
   const offEvent = onLiveEvent((m) => {
     if (missed(m)) return load();
+    if (m.type?.startsWith('part.')) {
+      const arrived = parts.hear(m);
+      if (arrived && (data?.jobs || []).some((j) => j.id === arrived.job_id)) {
+        toast('mine.partArrived', { name: arrived.name }, 'ok');
+        navigator.vibrate?.(120);
+      }
+      if (data) paintJobs();
+      return;
+    }
     const sentBack = m.type === 'qc.recorded' && m.data && !m.data.passed ? (data?.jobs || []).find((j) => j.id === m.data.job_id) : null;
     if (sentBack) {
       toast('mine.sentBackToast', { title: sentBack.title || '' }, 'error');
