@@ -3,6 +3,8 @@
 // It is sent through the outbox: with the Wi-Fi down the repair order is kept on this tablet and
 // sent by itself; its number and the customer's status link only exist once the server has it.
 import { action, send } from './action.js';
+import { get } from './api.js';
+import { formatFen } from './money.js';
 import { entryError, onOutbox } from './outbox.js';
 import { h, clear, setText, toast, copyText, timeEl } from './dom.js';
 import { getLang, getShopTimeZone, t } from './i18n.js';
@@ -24,6 +26,10 @@ export function render(root, ctx) {
   // edited form, or a save after the server refused it, is a new action.
   let attempt = null;
   let offOutbox = () => {};
+  // A returning customer (issue 13, item 3): the known vehicle and customer picked, their last mileage.
+  let known = null; // {vehicleId, customerId, plate, lastMileage}
+  let technicians = []; // who a job can be given to at write-up (GET /api/technicians)
+  let gone = false;
 
   const input = (name, extra = {}) => h('input', { name, 'data-path': name, class: 'input', ...extra });
 
@@ -76,6 +82,12 @@ export function render(root, ctx) {
     },
   });
 
+  const knownBox = h('div', { class: 'known-box', 'data-testid': 'known-box', 'aria-live': 'polite' });
+  const lastMileage = h('p', { class: 'field-hint', 'data-testid': 'last-mileage', hidden: true });
+  const lowerBox = h('input', { type: 'checkbox', name: 'mileage_confirmed', 'data-testid': 'mileage-confirm' });
+  const lowerRow = h('label', { class: 'check-row mileage-lower', hidden: true }, lowerBox, ' ', h('span', { class: 'lower-text' }));
+  const carryBox = h('div', { class: 'carry-box', 'data-testid': 'carry-box', hidden: true });
+
   const banner = formBanner();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-lg', 'data-testid': 'submit-ro' }, h('span', { t: 'newro.submit' }));
   const cancel = h('button', { type: 'button', class: 'btn btn-ghost btn-lg', t: 'common.cancel', onclick: leave });
@@ -85,6 +97,7 @@ export function render(root, ctx) {
     { class: 'form new-ro-form', 'data-testid': 'new-ro-form', novalidate: true, autocomplete: 'off' },
     h('header', { class: 'page-head' }, h('h1', { t: 'newro.title' })),
     banner,
+    knownBox,
     section(
       'newro.customerSection',
       h('div', { class: 'grid-2' }, field('newro.customerName', custName), field('newro.phone', phone)),
@@ -98,6 +111,8 @@ export function render(root, ctx) {
     section(
       'newro.checkinSection',
       field('newro.mileage', mileage, { hintKey: 'newro.mileageHint', className: 'field-mileage' }),
+      lastMileage,
+      lowerRow,
       h('div', { class: 'field fieldset-inline' }, h('span', { class: 'field-label', t: 'newro.fuel' }), fuelGroup),
     ),
     section(
@@ -109,6 +124,7 @@ export function render(root, ctx) {
     section(
       'newro.jobsSection',
       h('p', { class: 'field-hint', t: 'newro.jobsHint' }),
+      carryBox,
       jobList,
       h('button', { type: 'button', class: 'btn btn-secondary', 'data-testid': 'add-job', onclick: () => addJob(true) }, h('span', { 'aria-hidden': 'true' }, '+ '), h('span', { t: 'newro.addJob' })),
     ),
@@ -175,6 +191,7 @@ export function render(root, ctx) {
       row.querySelector('[name="job.title"]').dataset.path = `jobs.${i}.title`;
       row.querySelector('[name="job.hours"]').dataset.path = `jobs.${i}.estimated_hours`;
       row.querySelector('[name="job.price"]').dataset.path = `jobs.${i}.price`;
+      row.querySelector('[name="job.technician"]').dataset.path = `jobs.${i}.technician_id`;
       row.querySelector('.row-index').textContent = String(i + 1);
     });
   }
@@ -196,22 +213,30 @@ export function render(root, ctx) {
     if (focus) text.focus();
   }
 
-  function addJob(focus) {
+  function addJob(focus, preset = null) {
     const title = h('input', { name: 'job.title', class: 'input', maxlength: 200, autocomplete: 'off', tattrs: { placeholder: 'newro.jobTitlePlaceholder', 'aria-label': 'newro.jobTitle' } });
     const hours = h('input', { name: 'job.hours', class: 'input', inputmode: 'decimal', autocomplete: 'off', maxlength: 6, tattrs: { placeholder: 'newro.hoursShort', 'aria-label': 'newro.hours' } });
     const price = h('input', { name: 'job.price', class: 'input', inputmode: 'decimal', autocomplete: 'off', maxlength: 10, tattrs: { placeholder: 'newro.priceShort', 'aria-label': 'newro.price' } });
+    const tech = technicianSelect();
     const row = h(
       'div',
-      { class: 'row-item job-row' },
+      { class: 'row-item job-row', 'data-carried': preset?.carried ?? null },
       h('span', { class: 'row-index', 'aria-hidden': 'true' }),
       h('div', { class: 'job-title' }, title),
       h('div', { class: 'job-num' }, h('span', { class: 'unit', t: 'newro.hoursUnit' }), hours),
       h('div', { class: 'job-num' }, h('span', { class: 'unit', t: 'newro.priceUnit' }), price),
+      h('div', { class: 'job-tech' }, tech),
       removeButton(() => {
         row.remove();
         renumber();
+        if (preset?.onRemove) preset.onRemove();
       }),
     );
+    if (preset) {
+      title.value = preset.title;
+      hours.value = preset.hours;
+      price.value = preset.price;
+    }
     for (const el of [hours, price]) el.addEventListener('input', () => (el.value = el.value.replace(',', '.').replace(/[^\d.]/g, '')));
     jobList.append(row);
     renumber();
@@ -248,6 +273,9 @@ export function render(root, ctx) {
     req(phone, 'customer.phone');
     req(plate, 'vehicle.plate');
     req(mileage, 'mileage');
+    if (isLower() && !lowerBox.checked) {
+      problems.push({ field: 'mileage', message: { key: 'newro.mileageLower', params: { km: km(known.lastMileage) } } });
+    }
     if (vin.value && (vin.value.length !== VIN_LENGTH || VIN_BAD.test(vin.value))) {
       problems.push({ field: 'vehicle.vin', message: { key: VIN_BAD.test(vin.value) ? 'newro.vinBadChars' : 'newro.vinLength' } });
     }
@@ -275,6 +303,9 @@ export function render(root, ctx) {
       if (price.value.trim() && (!Number.isFinite(p_) || p_ < 0)) problems.push({ field: price.dataset.path, message: { key: 'newro.priceInvalid' } });
       const job = { title: title.value.trim(), estimated_hours: h_ };
       if (price.value.trim()) job.price = p_;
+      const tech = row.querySelector('[name="job.technician"]').value;
+      if (tech) job.technician_id = Number(tech);
+      if (row.dataset.carried) job.carried_from_job_id = Number(row.dataset.carried);
       jobs.push(job);
     });
 
@@ -294,6 +325,11 @@ export function render(root, ctx) {
       jobs,
     };
     if (fuel !== null) body.fuel_level = fuel;
+    if (known) {
+      body.vehicle_id = known.vehicleId;
+      body.customer_id = known.customerId;
+      if (isLower() && lowerBox.checked) body.mileage_confirmed = true;
+    }
     return { body, problems };
   }
 
@@ -398,11 +434,171 @@ export function render(root, ctx) {
     });
   }
 
+  // ---------- returning customers ----------
+
+  function isLower() {
+    return Boolean(known && mileage.value && Number(mileage.value) < known.lastMileage);
+  }
+
+  function paintLower() {
+    lowerRow.hidden = !isLower();
+    if (lowerRow.hidden) lowerBox.checked = false;
+    setText(lowerRow.querySelector('.lower-text'), 'newro.mileageConfirm');
+  }
+  mileage.addEventListener('input', paintLower);
+
+  const plateKey = (v) => v.replace(/[\s·.-]/g, '').toUpperCase();
+  let lookupTimer = null;
+  let lookedUp = '';
+  function lookupSoon(params) {
+    clearTimeout(lookupTimer);
+    lookupTimer = setTimeout(() => lookup(params), 400);
+  }
+  async function lookup(params) {
+    const query = new URLSearchParams(params).toString();
+    if (query === lookedUp) return;
+    lookedUp = query;
+    let found;
+    try {
+      found = await get(`/api/vehicles/lookup?${query}`);
+    } catch {
+      return; // offline or refused: the write-up works as for a new customer
+    }
+    if (gone || lookedUp !== query) return;
+    offerKnown((found.items || []).filter((item) => item.vehicle.id !== known?.vehicleId));
+  }
+  plate.addEventListener('input', () => {
+    const key = plateKey(plate.value);
+    if (known && key !== known.plate) forgetKnown();
+    if (key.length >= 5) lookupSoon({ plate: key });
+  });
+  phone.addEventListener('input', () => {
+    const digits = phone.value.replace(/\D/g, '');
+    if (!known && digits.length >= 7) lookupSoon({ phone: digits });
+  });
+
+  function offerKnown(items) {
+    clear(knownBox);
+    for (const item of items.slice(0, 3)) {
+      const vehicle = [item.vehicle.make, item.vehicle.model].filter(Boolean).join(' ') || item.vehicle.plate;
+      knownBox.append(
+        h(
+          'div',
+          { class: 'card known-card', 'data-testid': 'known-vehicle', role: 'status' },
+          h('p', { class: 'known-text' }, h('span', { t: 'newro.known', tp: { vehicle: `${vehicle} (${item.vehicle.plate})`, name: item.customer.name } })),
+          h(
+            'div',
+            { class: 'form-actions' },
+            h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'use-known', t: 'newro.knownUse', onclick: () => useKnown(item) }),
+            h('button', { type: 'button', class: 'btn btn-ghost', t: 'newro.knownDismiss', onclick: (e) => e.target.closest('.known-card').remove() }),
+          ),
+        ),
+      );
+    }
+  }
+
+  function useKnown(item) {
+    const v = item.vehicle;
+    const c = item.customer;
+    custName.value = c.name;
+    phone.value = c.phone;
+    custLang.querySelector(`[value="${c.language}"]`)?.click();
+    plate.value = v.plate;
+    vin.value = v.vin || '';
+    make.value = v.make || '';
+    model.value = v.model || '';
+    year.value = v.year ? String(v.year) : '';
+    color.value = v.color || '';
+    paintVinHint();
+    known = { vehicleId: v.id, customerId: c.id, plate: plateKey(v.plate), lastMileage: item.last_mileage };
+    dirty = true;
+    clear(knownBox);
+    knownBox.append(h('p', { class: 'field-hint known-used', 'data-testid': 'known-used', t: 'newro.knownUsed', tp: { number: item.last_visit.number } }));
+    lastMileage.hidden = false;
+    setText(lastMileage, 'newro.lastMileage', { km: km(item.last_mileage) });
+    paintLower();
+    offerCarry(item.declined || []);
+    mileage.focus();
+  }
+
+  function forgetKnown() {
+    known = null;
+    lookedUp = '';
+    clear(knownBox);
+    lastMileage.hidden = true;
+    paintLower();
+    clear(carryBox);
+    carryBox.hidden = true;
+  }
+
+  function offerCarry(declined) {
+    clear(carryBox);
+    carryBox.hidden = !declined.length;
+    if (!declined.length) return;
+    carryBox.append(h('p', { class: 'field-label', t: 'newro.carryTitle' }));
+    for (const job of declined) {
+      const text = job.customer_text || job.title;
+      const button = h('button', { type: 'button', class: 'btn btn-secondary', 'data-testid': 'carry-forward', t: 'newro.carry' });
+      button.addEventListener('click', () => {
+        button.disabled = true;
+        setText(button, 'newro.carried');
+        // A blank first row is replaced rather than left above the carried job.
+        const blank = [...jobList.children].find((row) => [...row.querySelectorAll('input')].every((el) => !el.value.trim()));
+        if (blank) blank.remove();
+        addJob(false, {
+          title: text,
+          hours: String(job.estimated_hours),
+          price: job.price_fen != null ? String(job.price_fen / 100) : '',
+          carried: job.id,
+          onRemove: () => {
+            button.disabled = false;
+            setText(button, 'newro.carry');
+          },
+        });
+        dirty = true;
+      });
+      carryBox.append(
+        h(
+          'div',
+          { class: 'carry-row', 'data-testid': 'carry-row' },
+          h('span', { class: 'carry-title' }, text),
+          job.price_fen != null ? h('span', { class: 'carry-price' }, formatFen(job.price_fen)) : null,
+          button,
+        ),
+      );
+    }
+  }
+
+  // ---------- assign at write-up ----------
+
+  function technicianSelect() {
+    const select = h('select', { name: 'job.technician', class: 'input', tattrs: { 'aria-label': 'newro.technician' } });
+    fillTechnicians(select);
+    return select;
+  }
+
+  function fillTechnicians(select) {
+    const chosen = select.value;
+    clear(select);
+    select.append(h('option', { value: '', t: 'newro.technicianNone' }), ...technicians.map((p) => h('option', { value: String(p.id) }, p.name)));
+    select.value = chosen;
+  }
+
+  get('/api/technicians')
+    .then((found) => {
+      if (gone) return;
+      technicians = found.items || [];
+      jobList.querySelectorAll('[name="job.technician"]').forEach(fillTechnicians);
+    })
+    .catch(() => {}); // offline: jobs are assigned later on the dispatch screen
+
   addConcern(false);
   addJob(false);
   custName.focus();
 
   return () => {
+    gone = true;
+    clearTimeout(lookupTimer);
     offOutbox();
     quick.stop();
   };
@@ -421,6 +617,8 @@ function newRoAction(body) {
     },
   ]);
 }
+
+const km = (n) => Number(n).toLocaleString('en-US');
 
 /** A little tank drawn to its level, so the buttons read as a gauge at a glance. */
 function fuelTank(eighths) {
