@@ -103,6 +103,7 @@ class Role(StrEnum):
     technician = "technician"
     foreman = "foreman"
     manager = "manager"
+    customer_care = "customer_care"
 
 
 class StaffAdmin(Table, tablename="staff"):
@@ -286,7 +287,8 @@ def _by(request: Request) -> int:
 
 
 _NO_ADD = _refuse(
-    "Add staff with a PIN: `python -m api staff add …` or POST /api/staff.", code="admin.staff_add_elsewhere"
+    "Add staff in the app (Staff, #/staff), `python -m api staff add …` or POST /api/staff.",
+    code="admin.staff_add_elsewhere",
 )
 _NO_DELETE = _refuse(
     "Staff are never deleted (their work stays theirs): untick “active” instead.",
@@ -492,6 +494,8 @@ def _build() -> AdminRouter:
     app = create_admin(
         tables=[STAFF, SHOP, QC_TEMPLATES, QC_TEMPLATE_ITEMS],
         site_name="Bayline administration",
+        # Back to the staff app, where the team and the shop's settings are managed day to day.
+        sidebar_links={"Bayline": "/#/today", "Staff / 员工": "/#/staff", "Settings / 设置": "/#/settings"},
         translations=[ENGLISH, SIMPLIFIED_CHINESE],
         page_size=50,
     )

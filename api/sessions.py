@@ -6,7 +6,7 @@ Commands run inside api.commands.execute. No web imports.
 
 from __future__ import annotations
 
-from api import auth, events
+from api import auth, events, workshop
 from api.commands import Outcome, now
 from api.events import NewEvent
 from api.tables import Staff, StaffSession
@@ -25,7 +25,10 @@ async def charge(keys: list[tuple[str, int]], staff: Staff | None, subject: str,
     for key, free in keys:
         until, started = await auth.charge_attempt(key, free)
         if until is not None:
-            return Outcome(429, {"until": until.isoformat()}, announced)
+            # `person`: the lock is on the person (a manager can lift it), not on a device or an
+            # address. An unknown username is locked like a real one: same answer.
+            person = key.startswith(("user:", "name:"))
+            return Outcome(429, {"until": until.isoformat(), "person": person}, announced)
         if started and staff is not None and key in (subject, f"{subject}:known"):
             announced.append(events.staff_locked_out(int(staff.id), known))
     return Outcome(200, {"until": None}, announced)
@@ -60,7 +63,25 @@ async def open_session(
         last_seen_at=at,
     ).save()
     user = {"id": staff.id, "username": staff.username, "name": staff.name, "role": staff.role}
-    return Outcome(200, {"user": user}, [events.staff_signed_in(int(staff.id), ended)])
+    body: dict[str, object] = {"user": user}
+    if staff.pin_pending:
+        # A one-time PIN: this session is good only for choosing one's own (auth.pending_session).
+        body["must_choose_pin"] = True
+    return Outcome(200, body, [events.staff_signed_in(int(staff.id), ended)])
+
+
+async def choose_pin(staff_id: int, pin_hash: str) -> Outcome:
+    """The person's own PIN, after a one-time one: from now on their session is like any other."""
+    row = (
+        await Staff.select(Staff.id, Staff.username, Staff.name, Staff.role, Staff.pin_pending)
+        .where(Staff.id == staff_id)
+        .first()
+    )
+    if row is None or not row["pin_pending"]:
+        raise workshop.Conflict("Your PIN is already chosen: sign in with it.", code="auth.pin_chosen")
+    await Staff.update({Staff.pin_hash: pin_hash, Staff.pin_pending: False}).where(Staff.id == staff_id)
+    user = {k: row[k] for k in ("id", "username", "name", "role")}
+    return Outcome(200, {"user": user}, [events.staff_pin_chosen(staff_id)])
 
 
 async def end_session(staff_id: int, session_id: int) -> Outcome:

@@ -1,6 +1,8 @@
-"""The shop's own settings (name, time zone, language, opening hours), written by the first-run
-setup; a manager changes them in /admin (`change_settings`, through the command path: the event
-shop.updated brings the new opening hours to open screens at once). No web imports.
+"""The shop's own settings (name, time zone, language, opening hours, and what the settlement and the
+workshop day need: labour rate, tax, the ready rule, next-service defaults, the discount threshold),
+written by the first-run setup; a manager changes them on the settings screen (PUT /api/shop/settings)
+or in /admin (`change_settings`), both through the command path: the event shop.updated brings them
+to open screens at once. No web imports.
 """
 
 from __future__ import annotations
@@ -18,7 +20,21 @@ from api.tables import RepairOrder, Shop
 # What a manager may change on a shop in use. Not the time zone: repair-order numbers (counted per
 # day) and the day reports' boundaries are reckoned in it, so moving it would renumber and re-cut
 # days already begun.
-SETTINGS = ("name", "language", "opens", "closes", "open_days")
+SETTINGS = ("name", "language", "opens", "closes", "open_days", *("address", "phone", "tax_id"))
+# Numbers a manager sets, each with what it may be: (lowest, highest). Highest values keep typos
+# out (a rate of ¥100,000 an hour is a slip of the finger, not a price) and stay inside INTEGER.
+LIMITS: dict[str, tuple[int, int]] = {
+    "labour_rate_fen": (0, 10_000_000),
+    "tax_rate_bp": (0, 10_000),  # 0 to 100 %: tax is inside the prices (api/money.py)
+    "discount_threshold_fen": (0, 1_000_000_000),
+    "next_service_months": (0, 60),  # 0: no date, only the mileage
+    "next_service_km": (0, 100_000),  # 0: no mileage, only the date
+}
+READY_RULES = ("manual", "auto")  # a tap marks a car ready, or the last QC pass does
+# What signed-in staff see beside what anyone sees (GET /api/shop): the settlement's figures and the
+# shop's own contact details, which the sign-in screen has no need of.
+STAFF_FIELDS = ("address", "phone", "tax_id", *LIMITS, "ready_rule")
+CHANGEABLE = (*SETTINGS, *LIMITS, "ready_rule")
 # Until a manager says otherwise: a dealer's service desk, open every day.
 DEFAULT_HOURS: dict[str, Any] = {"opens": "08:30", "closes": "18:00", "days": [1, 2, 3, 4, 5, 6, 7]}
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -56,6 +72,54 @@ def hours_out(row: dict[str, Any]) -> dict[str, Any]:
     except workshop.Invalid:
         return dict(DEFAULT_HOURS)
     return {"opens": row["opens"], "closes": row["closes"], "days": sorted(int(d) for d in row["open_days"])}
+
+
+def check_settings(values: Mapping[str, Any]) -> None:
+    """The settlement's figures and the ready rule, as a manager may set them."""
+    for field, (low, high) in LIMITS.items():
+        if field not in values:
+            continue
+        value = values[field]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise workshop.Invalid(f"{field} must be a whole number.", code="field.whole_number", field=field)
+        if value < low:
+            raise workshop.Invalid(
+                f"{field} cannot be negative (got {value}).",
+                code="shop.negative",
+                params={"field": field},
+                field=field,
+            )
+        if field == "tax_rate_bp" and value > high:
+            raise workshop.Invalid(
+                f"The tax rate is at most 100 % (10000 basis points), got {value}.",
+                code="shop.tax_rate_range",
+                params={"max": high},
+                field=field,
+            )
+        if value > high:
+            raise workshop.Invalid(
+                f"{field} is at most {high}, got {value}.",
+                code="shop.too_large",
+                params={"field": field, "max": high},
+                field=field,
+            )
+    if "ready_rule" in values and values["ready_rule"] not in READY_RULES:
+        raise workshop.Invalid(
+            f"The ready rule is manual or auto, got {values['ready_rule']!r}.",
+            code="shop.ready_rule",
+            params={"choices": list(READY_RULES)},
+            field="ready_rule",
+        )
+
+
+async def staff_view() -> dict[str, Any] | None:
+    """The shop as signed-in staff see it (and shop.updated carries): `current()` and STAFF_FIELDS."""
+    shown = await current()
+    if shown is None:
+        return None
+    row = await Shop.select(*(getattr(Shop, f) for f in STAFF_FIELDS)).first()
+    assert row is not None
+    return {**shown, **row}
 
 
 async def current() -> dict[str, Any] | None:
@@ -98,9 +162,9 @@ def _fixed_zone() -> workshop.Invalid:
 
 
 async def change(shop_id: int, fields: Mapping[str, Any], by: int) -> Outcome:
-    """(Inside a command.) A manager's change of the shop's name, language or opening hours, checked
-    against the row as it is. `fields` may carry the time zone unchanged (a form sends every field),
-    never a new one."""
+    """(Inside a command.) A manager's change of the shop's settings (CHANGEABLE), checked against
+    the row as it is. `fields` may carry the time zone unchanged (a form sends every field), never a
+    new one. Answers the shop as staff see it."""
     row = await Shop.select().where(Shop.id == shop_id).first()
     if row is None:
         raise workshop.NotFound(
@@ -108,13 +172,14 @@ async def change(shop_id: int, fields: Mapping[str, Any], by: int) -> Outcome:
         )
     if "timezone" in fields and fields["timezone"] != row["timezone"]:
         raise _fixed_zone()
-    changed = {k: v for k, v in fields.items() if k in SETTINGS and v != row[k]}
+    changed = {k: v for k, v in fields.items() if k in CHANGEABLE and v != row[k]}
     after = {**row, **changed}
     check_hours(after["opens"], after["closes"], after["open_days"])
+    check_settings(changed)
     if not changed:
-        return Outcome(200, await current())
+        return Outcome(200, await staff_view())
     await Shop.update({getattr(Shop, k): v for k, v in changed.items()}).where(Shop.id == shop_id)
-    shown = await current()
+    shown = await staff_view()
     assert shown is not None
     return Outcome(200, shown, [events.shop_updated(shown, by)])
 
@@ -129,9 +194,11 @@ async def add(fields: Mapping[str, Any], by: int) -> Outcome:
     if fields["timezone"] != settings.get().shop_timezone and await RepairOrder.exists():
         raise _fixed_zone()
     check_hours(fields["opens"], fields["closes"], fields["open_days"])
-    row = Shop(**{k: fields[k] for k in (*SETTINGS, "timezone")}, created_at=now())
+    check_settings(fields)
+    kept = (*SETTINGS, *LIMITS, "ready_rule", "timezone")
+    row = Shop(**{k: fields[k] for k in kept if k in fields}, created_at=now())
     await row.save()
-    shown = await current()
+    shown = await staff_view()
     assert shown is not None
     return Outcome(201, {"id": int(row.id), **shown}, [events.shop_updated(shown, by)])
 
@@ -140,6 +207,24 @@ async def change_settings(shop_id: int, fields: Mapping[str, Any], by: int) -> d
     """`change` through the command path, as manager `by`: the shop as the screens now see it."""
     reply = await execute(functools.partial(change, shop_id, fields, by), actor=f"staff:{by}")
     return dict(reply.body)
+
+
+def staff_defaults() -> dict[str, Any]:
+    """STAFF_FIELDS as a shop without a row has them (set up with the command line): the columns'
+    defaults, so the settings screen shows what the settlement would use."""
+    return {f: Shop._meta.get_column_by_name(f).default for f in STAFF_FIELDS}
+
+
+async def settings_for(by: int, fields: Mapping[str, Any]) -> Outcome:
+    """(Inside a command.) The settings screen's change: of the one shop there is, or the first
+    settings of a shop set up with the command line (in the zone its orders are numbered in)."""
+    row = await Shop.select(Shop.id).first()
+    if row is not None:
+        return await change(int(row["id"]), fields, by)
+    hours = {"opens": DEFAULT_HOURS["opens"], "closes": DEFAULT_HOURS["closes"], "open_days": "1234567"}
+    first = {"name": "", "language": "zh-CN", "timezone": settings.get().shop_timezone, **hours}
+    first |= staff_defaults()
+    return await add({**first, **{k: v for k, v in fields.items() if k in CHANGEABLE}}, by)
 
 
 async def add_settings(fields: Mapping[str, Any], by: int) -> int:

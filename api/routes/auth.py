@@ -7,26 +7,37 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 
-from api import auth, cookies, sessions
+from api import auth, cookies, sessions, workshop
+from api import staff as staff_admin
 from api.clientaddr import client_address
 from api.commands import execute, now
-from api.schemas import LoginIn, UserOut
+from api.httpcommand import run
+from api.schemas import LoginIn, PinChoiceIn, UserOut
 from api.tables import Staff
 
 _WRONG = "Wrong username or PIN."
 BUSY_RETRY_SECONDS = 2
 
 
-def _too_many(until: Any, device: str) -> Response[dict[str, Any]]:
+def _too_many(until: Any, device: str, managers: list[str] | None = None) -> Response[dict[str, Any]]:
+    """429. `managers`: the first names of who can lift the lock, when it is on the person (the
+    tiles show every active name and role already, so this tells a stranger nothing new)."""
     wait = max(1, int((until - now()).total_seconds()) + 1)
+    params: dict[str, Any] = {"seconds": wait}
+    who = "a manager"
+    if managers:
+        params["managers"] = managers
+        who = ", ".join(managers)
     return Response(
         {
             "status_code": 429,
-            "detail": f"Too many wrong PINs. Try again in {wait} s, or ask a manager to unlock you.",
+            "detail": f"Too many wrong PINs. Try again in {wait} s, or ask {who} to unlock you.",
             "code": "auth.locked",
-            "params": {"seconds": wait},
+            "params": params,
             "retry_after": wait,
         },
         status_code=429,
@@ -88,7 +99,8 @@ class AuthController(Controller):
         charge = functools.partial(sessions.charge, keys, staff, subject, known)
         charged = await execute(charge, actor=f"device:{device}")
         if charged.status_code == 429:
-            return _too_many(datetime.fromisoformat(charged.body["until"]), device)
+            managers = await staff_admin.unlockers() if charged.body.get("person") else None
+            return _too_many(datetime.fromisoformat(charged.body["until"]), device, managers)
 
         # 2. Evaluate the PIN in a thread (argon2 is deliberately slow), a bounded number at once.
         if not known and auth.verify_gate.busy():
@@ -114,6 +126,30 @@ class AuthController(Controller):
             cookies=cookies.session_cookies(token, device),
         )
 
+    @post("/pin", status_code=200)
+    async def choose_pin(self, request: Request, data: JSONBody[PinChoiceIn]) -> Response[Any]:
+        """After signing in with a one-time PIN (`must_choose_pin`), the person's own: not an easy
+        one, not the one-time one. The only thing such a session may do; then it is like any other."""
+        token = auth.session_token(request)
+        person = await auth.pending_session(token) if token else None
+        if person is None:
+            if isinstance(request.scope.get("user"), auth.StaffUser):
+                raise workshop.Conflict("Your PIN is already chosen.", code="auth.pin_chosen")
+            raise NotAuthorizedException("Sign in with the one-time PIN first.")
+        workshop.check_pin(data.pin)
+        row = await Staff.select(Staff.pin_hash).where(Staff.id == person.id).first()
+        if row is not None and await auth.verify_gate.verify(row["pin_hash"], data.pin):
+            raise workshop.Invalid(
+                "Choose a PIN of your own, not the one-time PIN you were given.",
+                code="auth.pin_one_time",
+                field="pin",
+            )
+        pin_hash = await sync_to_thread(auth.hash_pin, data.pin)
+        handler = functools.partial(sessions.choose_pin, person.id, pin_hash)
+        return await run(
+            request, handler, actor=f"staff:{person.id}", payload={"pin": auth.token_hash(data.pin)}
+        )
+
     @get("/me")
     async def me(self, request: Request) -> UserOut:
         """Who is signed in on this browser (401 when nobody)."""
@@ -123,6 +159,9 @@ class AuthController(Controller):
     async def logout(self, request: Request) -> Response[None]:
         """End this browser's session (the tablet's outbox keeps what is still unsent)."""
         user = request.scope.get("user")
+        token = auth.session_token(request)
+        if not isinstance(user, auth.StaffUser) and token:
+            user = await auth.pending_session(token)  # gave up choosing a PIN: that session ends too
         if isinstance(user, auth.StaffUser):
             end = functools.partial(sessions.end_session, user.id, user.session_id)
             await execute(end, actor=f"staff:{user.id}")

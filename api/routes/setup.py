@@ -7,13 +7,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.concurrency import sync_to_thread
 from litestar.params import JSONBody
 
 from api import auth, cookies, settings, setup, shop
+from api.auth import current_user, requires
 from api.commands import execute
-from api.schemas import SetupIn
+from api.httpcommand import run
+from api.schemas import SetupIn, ShopSettingsIn
 
 
 class SetupController(Controller):
@@ -42,14 +44,26 @@ class SetupController(Controller):
         return Response(reply.body, status_code=201, cookies=cookies.session_cookies(token, device))
 
     @get("/shop")
-    async def shop_info(self) -> dict[str, Any]:
+    async def shop_info(self, request: Request) -> dict[str, Any]:
         """The shop's name, time zone, default language and opening hours (public: the sign-in
-        screen shows the name; the promise quick choices keep inside the hours)."""
-        row = await shop.current()
+        screen shows the name; the promise quick choices keep inside the hours). Signed-in staff
+        also get the settlement's settings, address, phone and tax id."""
+        signed_in = isinstance(request.scope.get("user"), auth.StaffUser)
+        row = await (shop.staff_view() if signed_in else shop.current())
         # No name before the setup: the top bar then shows the product name once, not twice.
         return row or {
             "name": "",
             "timezone": await shop.timezone(),
             "language": "zh-CN",
             "hours": dict(shop.DEFAULT_HOURS),
+            **(shop.staff_defaults() if signed_in else {}),
         }
+
+    @put("/shop/settings", guards=[requires("shop.settings")], status_code=200)
+    async def change_settings(self, request: Request, data: JSONBody[ShopSettingsIn]) -> Response[Any]:
+        """A manager changes the shop's settings (fields left out stay as they are); open screens
+        get them through shop.updated."""
+        user = current_user(request)
+        fields = data.model_dump(exclude_none=True)
+        handler = functools.partial(shop.settings_for, user.id, fields)
+        return await run(request, handler, actor=f"staff:{user.id}", payload=fields)

@@ -1,5 +1,8 @@
 // "Who are you?" tiles, then a PIN pad. Picking the person first means a PIN only has to be unique
 // per person, and the lockout counts per person (all bay tablets share one address).
+// Someone signing in with a one-time PIN (a manager added them or reset their PIN) then chooses
+// their own on the same pad, typed twice; until then their session is good for nothing else.
+// A lockout names the managers who can lift it.
 import { get, post } from './api.js';
 import { h, clear, setText } from './dom.js';
 import { showError, clearError } from './forms.js';
@@ -64,8 +67,10 @@ export function render(root, ctx) {
     clear(page);
     disposePad = pinPad(page, person, {
       onBack: showTiles,
-      onSignedIn(user) {
+      async onSignedIn(user) {
         ctx.setUser({ username: person.username, ...user });
+        // Signed in, the shop's settlement settings come too (before the first screen opens).
+        await ctx.loadShop?.();
         ctx.go(ctx.home());
       },
     });
@@ -117,6 +122,10 @@ function pinPad(page, person, { onBack, onSignedIn }) {
   let busy = false;
   let lockedUntil = 0;
   let countdown = null;
+  let managers = null; // who can lift a lockout (the server names them)
+  // 'signin'; after a one-time PIN 'choose' (the new PIN), then 'confirm' (it again).
+  let stage = 'signin';
+  let chosen = '';
 
   const dots = h('div', { class: 'pin-dots', 'data-testid': 'pin-display', role: 'status', 'aria-live': 'polite' });
   const error = h('p', { class: 'signin-error', 'data-testid': 'signin-error', role: 'alert', hidden: true });
@@ -131,6 +140,7 @@ function pinPad(page, person, { onBack, onSignedIn }) {
     return b;
   };
   const okKey = key('ok', h('span', { t: 'signin.ok' }));
+  const lead = h('p', { class: 'lead', t: 'signin.enterPin', 'data-testid': 'pin-lead' });
   const pad = h(
     'div',
     { class: 'pin-pad' },
@@ -147,11 +157,11 @@ function pinPad(page, person, { onBack, onSignedIn }) {
       h(
         'div',
         { class: 'pin-who' },
-        h('button', { type: 'button', class: 'btn btn-ghost back-btn', onclick: onBack }, h('span', { 'aria-hidden': 'true' }, '‹ '), h('span', { t: 'signin.back' })),
+        h('button', { type: 'button', class: 'btn btn-ghost back-btn', onclick: back }, h('span', { 'aria-hidden': 'true' }, '‹ '), h('span', { t: 'signin.back' })),
         avatar(person),
         h('h1', { class: 'pin-name' }, person.name || person.username),
         h('p', { class: 'tile-role', t: `role.${person.role}` }),
-        h('p', { class: 'lead', t: 'signin.enterPin' }),
+        lead,
       ),
       h('div', { class: 'pin-entry' }, dots, error, pad),
     ),
@@ -180,22 +190,72 @@ function pinPad(page, person, { onBack, onSignedIn }) {
     paint();
   }
 
+  function back() {
+    // Gave up choosing a PIN: the one-time sign-in ends (it was good for nothing else anyway).
+    if (stage !== 'signin') post('/api/auth/logout').catch(() => {});
+    onBack();
+  }
+
+  function ask(stageNow, leadKey) {
+    stage = stageNow;
+    setText(lead, leadKey);
+    lead.dataset.stage = stageNow;
+  }
+
   async function submit() {
     if (pin.length < MIN_PIN || busy) return;
+    if (stage === 'choose') {
+      chosen = pin;
+      pin = '';
+      ask('confirm', 'signin.confirmPin');
+      return paint();
+    }
     busy = true;
     paint();
     try {
+      if (stage === 'confirm') {
+        if (pin !== chosen) {
+          pin = '';
+          setText(error, 'signin.pinMismatch');
+          error.hidden = false;
+          shake();
+          ask('choose', 'signin.choosePin');
+          return;
+        }
+        const res = await post('/api/auth/pin', { pin });
+        pin = '';
+        onSignedIn(res?.user || {});
+        return;
+      }
       const res = await post('/api/auth/login', { username: person.username, pin });
       pin = '';
+      if (res?.must_choose_pin) {
+        clearError(error);
+        ask('choose', 'signin.choosePin');
+        return;
+      }
       onSignedIn(res?.user || {});
       return;
     } catch (err) {
       pin = '';
-      if (err.status === 401) {
+      if (stage !== 'signin') {
+        // A weak PIN, or the one-time one again: choose another (both typings again).
+        if (err.status === 401) {
+          // The one-time sign-in ended meanwhile (idle, or the manager reset the PIN again).
+          showError(error, { key: 'signin.oneTimeExpired' });
+          ask('signin', 'signin.enterPin');
+        } else {
+          showError(error, err);
+          ask('choose', 'signin.choosePin');
+        }
+        shake();
+      } else if (err.status === 401) {
         setText(error, 'signin.wrongPin');
         error.hidden = false;
         shake();
       } else if (err.status === 429) {
+        const names = err.body?.params?.managers;
+        managers = Array.isArray(names) && names.length ? names : null;
         lockFor(err.retryAfter ?? 60);
       } else {
         showError(error, err);
@@ -223,7 +283,7 @@ function pinPad(page, person, { onBack, onSignedIn }) {
         countdown = null;
         clearError(error);
       } else {
-        setText(error, 'signin.tooMany', { seconds: left });
+        setText(error, managers ? 'signin.tooManyAsk' : 'signin.tooMany', { seconds: left, managers });
         error.hidden = false;
       }
       paint();
@@ -249,7 +309,7 @@ function pinPad(page, person, { onBack, onSignedIn }) {
     if (/^\d$/.test(e.key)) press(e.key);
     else if (e.key === 'Backspace') press('back');
     else if (e.key === 'Enter') press('ok');
-    else if (e.key === 'Escape') onBack();
+    else if (e.key === 'Escape') back();
     else return;
     e.preventDefault();
   }
