@@ -26,13 +26,17 @@ from api.routes import web
 from api.routes.attendance import AttendanceController
 from api.routes.auth import AuthController
 from api.routes.clock_entries import ClockEntryController
+from api.routes.dispatch import DispatchController
 from api.routes.findings import FindingController
+from api.routes.handover import HandoverController, print_settlement
 from api.routes.health import health, health_head
 from api.routes.jobs import JobController
 from api.routes.me import my_jobs
+from api.routes.parts import PartController
 from api.routes.photos import PhotoController
 from api.routes.qc import default_template, qc_queue
 from api.routes.repair_orders import RepairOrderController
+from api.routes.search import SearchController
 from api.routes.setup import SetupController
 from api.routes.staff import StaffController
 from api.routes.status import StatusController
@@ -112,16 +116,21 @@ def create_app(**overrides: Any) -> Litestar:
             SetupController,
             StaffController,
             RepairOrderController,
+            SearchController,
             StatusController,
             PhotoController,
             JobController,
             AttendanceController,
             ClockEntryController,
+            DispatchController,
             FindingController,
+            PartController,
             my_jobs,
             qc_queue,
             default_template,
             WalkaroundController,
+            HandoverController,
+            print_settlement,
             streams.shop_stream,
             streams.status_stream,
             *web.ROUTES,

@@ -15,7 +15,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from api import clockbook, clockstore, events, jobs, readmodels, workday, workshop
+from api import clockbook, clockstore, events, jobs, parts, readmodels, workday, workshop
 from api.commands import Outcome, now
 from api.events import NewEvent
 
@@ -94,8 +94,11 @@ async def stop_job(
     device_time: datetime | None = None,
     sent: datetime | None = None,
     actor: str | None = None,
+    part_id: int | None = None,
 ) -> Outcome:
-    """Stop `person`'s clock on a job with a reason (`finished` sends the job to QC)."""
+    """Stop `person`'s clock on a job with a reason (`finished` sends the job to QC); waiting for
+    parts, `part_id` names the parts line it waits for (api.parts.awaited)."""
+    waits_for = await parts.awaited(job_id, part_id, reason, person) if part_id is not None else None
     received = now()
     at, skewed = await _moment(job_id, received, device_time, sent)
     window = await clockstore.load(person, at, job_id)
@@ -123,7 +126,10 @@ async def stop_job(
             day_started=window.day["clock_in_at"] if window.day else None,
         ),
     )
-    return _tapped(events.CLOCK_OFF, person, window, folded, before, job_id)
+    outcome = _tapped(events.CLOCK_OFF, person, window, folded, before, job_id)
+    if waits_for is not None:
+        outcome.events.append(waits_for)
+    return outcome
 
 
 async def stop_all(

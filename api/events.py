@@ -104,6 +104,9 @@ PROMISE_CHANGED = _type(
     customer=("promised_at", "previous_at", "reason"),
 )
 
+# What may still change on an order before delivery (PATCH /api/repair-orders/{id}), as it is after.
+RO_UPDATED = _type("ro.updated", ("changed", "customer", "vehicle", "mileage", "fuel_level", "concerns"))
+
 
 def ro_created(
     ro: int, number: str, plate: str, stage: Stage, job_ids: Iterable[int], by: int | None
@@ -127,19 +130,43 @@ def promise_changed(
     return _event(PROMISE_CHANGED, ro, data, [], [by])
 
 
+def ro_updated(ro: int, changed: Iterable[str], order: Mapping[str, Any], by: int) -> NewEvent:
+    """The office corrected the order: `changed` names the fields ("customer.phone", "mileage", …);
+    the customer, vehicle, mileage, fuel and concerns as they are now (staff only: phone, VIN)."""
+    data = {
+        "changed": list(changed),
+        "customer": dict(order["customer"]),
+        "vehicle": dict(order["vehicle"]),
+        "mileage": order["mileage"],
+        "fuel_level": order["fuel_level"],
+        "concerns": list(order["concerns"]),
+    }
+    return _event(RO_UPDATED, ro, data, [], [by])
+
+
 # --- Jobs -----------------------------------------------------------------------------------------
 
 JOB_ADDED = _type("job.added", ("job",), customer=("job", "job_ids"))
 JOB_UPDATED = _type("job.updated", ("job",), customer=("job", "job_ids"))
-JOB_ASSIGNED = _type("job.assigned", ("job_id", "technician_id", "job"))
+JOB_ASSIGNED = _type("job.assigned", ("job_id", "technician_id", "previous_technician_id", "job"))
 QC_RECORDED = _type("qc.recorded", ("job_id", "passed", "failed", "job", "by"))
+# `total_fen`: what the customer is asked to agree to, labour and parts (a priced finding's parts
+# lines are on top of the job's price); `price` stays the job's own price in yuan (CONTRACT.md).
 APPROVAL_REQUESTED = _type(
-    "approval.requested", ("job_id", "title", "price"), customer=("job_id", "title", "price", "job_ids")
+    "approval.requested",
+    ("job_id", "title", "price", "total_fen"),
+    customer=("job_id", "title", "price", "total_fen", "job_ids"),
 )
 APPROVAL_DECIDED = _type(
     "approval.decided", ("job_id", "decision", "title"), customer=("job_id", "decision", "job_ids")
 )
 FINDING_ADDED = _type("finding.added", ("finding",))
+FINDING_PRICED = _type("finding.priced", ("finding_id", "job_id", "labour_fen", "parts_fen", "total_fen"))
+# Parts lines (配件): `part` as GET /api/repair-orders/{id} shows it in jobs[].parts. Staff only;
+# staff_ids name the job's technician, so their tablet hears of an arrival.
+PART_ADDED = _type("part.added", ("part",))
+PART_UPDATED = _type("part.updated", ("part", "from_state"))
+PART_AWAITED = _type("part.awaited", ("part", "job_id"))
 
 
 def job_added(ro: int, job: Mapping[str, Any]) -> NewEvent:
@@ -152,11 +179,17 @@ def job_updated(ro: int, job: Mapping[str, Any]) -> NewEvent:
     return _event(JOB_UPDATED, ro, {"job": dict(job)}, [job["id"]], _job_people(job))
 
 
-def job_assigned(ro: int, job: Mapping[str, Any]) -> NewEvent:
-    """A job was given to a technician (`job` as staff see it after)."""
+def job_assigned(ro: int, job: Mapping[str, Any], previous: int | None = None) -> NewEvent:
+    """A job was given to a technician (`job` as staff see it after), or moved to them from
+    `previous` (both are among its people: each one's tablet updates)."""
     technician = _job_people(job)[0]
-    data = {"job_id": job["id"], "technician_id": technician, "job": dict(job)}
-    return _event(JOB_ASSIGNED, ro, data, [job["id"]], [technician])
+    data = {
+        "job_id": job["id"],
+        "technician_id": technician,
+        "previous_technician_id": previous,
+        "job": dict(job),
+    }
+    return _event(JOB_ASSIGNED, ro, data, [job["id"]], [technician, previous])
 
 
 def qc_recorded(ro: int, job: Mapping[str, Any], passed: bool, failed: list[str], by: int) -> NewEvent:
@@ -165,9 +198,15 @@ def qc_recorded(ro: int, job: Mapping[str, Any], passed: bool, failed: list[str]
     return _event(QC_RECORDED, ro, data, [job["id"]], [*_job_people(job), by])
 
 
-def approval_requested(ro: int, job_id: int, title: str, price: float | None) -> NewEvent:
-    """Recommended work waits for the customer's decision."""
-    return _event(APPROVAL_REQUESTED, ro, {"job_id": job_id, "title": title, "price": price}, [job_id], [])
+def approval_requested(
+    ro: int, job_id: int, title: str, price: float | None, total_fen: int | None = None
+) -> NewEvent:
+    """Recommended work waits for the customer's decision (`total_fen`: with its parts; when not
+    given, the job's price)."""
+    if total_fen is None and price is not None:
+        total_fen = round(price * 100)
+    data = {"job_id": job_id, "title": title, "price": price, "total_fen": total_fen}
+    return _event(APPROVAL_REQUESTED, ro, data, [job_id], [])
 
 
 def approval_decided(ro: int, job_id: int, decision: str, title: str) -> NewEvent:
@@ -179,6 +218,39 @@ def approval_decided(ro: int, job_id: int, decision: str, title: str) -> NewEven
 def finding_added(ro: int, finding: Mapping[str, Any], by: int) -> NewEvent:
     """A technician reported something beyond the job, for the advisor to price."""
     return _event(FINDING_ADDED, ro, {"finding": dict(finding)}, [finding["job_id"]], [by])
+
+
+def finding_priced(
+    ro: int, finding_id: int, job_id: int, labour_fen: int, parts_fen: int, by: int | None
+) -> NewEvent:
+    """An advisor priced a finding: recommended job `job_id` (labour and parts) went to the customer."""
+    data = {
+        "finding_id": finding_id,
+        "job_id": job_id,
+        "labour_fen": labour_fen,
+        "parts_fen": parts_fen,
+        "total_fen": labour_fen + parts_fen,
+    }
+    return _event(FINDING_PRICED, ro, data, [job_id], [by])
+
+
+def part_added(ro: int, part: Mapping[str, Any], technician: int | None, by: int | None) -> NewEvent:
+    """A parts line was put on a job."""
+    return _event(PART_ADDED, ro, {"part": dict(part)}, [part["job_id"]], [technician, by])
+
+
+def part_updated(
+    ro: int, part: Mapping[str, Any], from_state: str, technician: int | None, by: int | None
+) -> NewEvent:
+    """A parts line changed: ordered, arrived, fitted, or its fields (`from_state`: its state before)."""
+    data = {"part": dict(part), "from_state": from_state}
+    return _event(PART_UPDATED, ro, data, [part["job_id"]], [technician, by])
+
+
+def part_awaited(ro: int, part: Mapping[str, Any], technician: int) -> NewEvent:
+    """A technician stopped a job to wait for this parts line (clock-off waiting_parts with part_id)."""
+    data = {"part": dict(part), "job_id": part["job_id"]}
+    return _event(PART_AWAITED, ro, data, [part["job_id"]], [technician])
 
 
 # --- Clock and attendance -------------------------------------------------------------------------
@@ -281,6 +353,32 @@ def walkaround_signed(ro: int, signed_by: str, by: int) -> NewEvent:
     return _event(WALKAROUND_SIGNED, ro, {"signed_by": signed_by}, [], [by])
 
 
+# --- Settlement and hand-over (api/handover.py) ---------------------------------------------------
+# Staff only: the customer's page follows the hand-over through stage.changed (to delivered).
+
+SETTLEMENT_UPDATED = _type("settlement.updated", ("discount_fen", "discount_state", "total_fen"))
+DISCOUNT_APPROVED = _type("discount.approved", ("discount_fen",))
+RO_HANDED_OVER = _type("ro.handed_over", ("total_fen", "payment_method", "signed_by"))
+
+
+def settlement_updated(ro: int, discount_fen: int, discount_state: str, total_fen: int, by: int) -> NewEvent:
+    """The discount (and payment method) of the settlement changed; `discount_state` says whether a
+    manager must approve it (pending)."""
+    data = {"discount_fen": discount_fen, "discount_state": discount_state, "total_fen": total_fen}
+    return _event(SETTLEMENT_UPDATED, ro, data, [], [by])
+
+
+def discount_approved(ro: int, discount_fen: int, by: int) -> NewEvent:
+    """A manager approved the settlement's discount."""
+    return _event(DISCOUNT_APPROVED, ro, {"discount_fen": discount_fen}, [], [by])
+
+
+def ro_handed_over(ro: int, total_fen: int, payment_method: str, signed_by: str, by: int) -> NewEvent:
+    """The car was handed back: settlement frozen (`total_fen` paid by `payment_method`), signed."""
+    data = {"total_fen": total_fen, "payment_method": payment_method, "signed_by": signed_by}
+    return _event(RO_HANDED_OVER, ro, data, [], [by])
+
+
 # --- The customer ---------------------------------------------------------------------------------
 
 SURVEY_SUBMITTED = _type("survey.submitted", ("score", "comment"), customer=("score",))
@@ -301,6 +399,12 @@ STAFF_LOCKED_OUT = _type("staff.locked_out", ("staff_id", "known_device"))
 # A session named in `session` or `ended_session` has its live streams closed (api/realtime/hub.py).
 STAFF_SIGNED_IN = _type("staff.signed_in", ("staff_id", "ended_session"))
 STAFF_SIGNED_OUT = _type("staff.signed_out", ("staff_id", "session"))
+# A manager's changes to a person (api/staff.py); a deactivation or a reset also ends the person's
+# sessions, each with its own staff.signed_out (so the streams close as at a sign-out).
+STAFF_DEACTIVATED = _type("staff.deactivated", ("staff_id",))
+STAFF_ACTIVATED = _type("staff.activated", ("staff_id",))
+STAFF_PIN_RESET = _type("staff.pin_reset", ("staff_id", "pin_pending"))
+STAFF_PIN_CHOSEN = _type("staff.pin_chosen", ("staff_id",))
 
 
 def shop_set_up(name: str, manager: int) -> NewEvent:
@@ -341,3 +445,25 @@ def staff_signed_in(staff_id: int, ended_session: int | None) -> NewEvent:
 def staff_signed_out(staff_id: int, session: int) -> NewEvent:
     """A person signed out: that session's live streams close."""
     return _event(STAFF_SIGNED_OUT, None, {"staff_id": staff_id, "session": session}, [], [staff_id])
+
+
+def staff_deactivated(staff_id: int, by: int) -> NewEvent:
+    """A manager stopped someone signing in (never deleted: their work stays theirs)."""
+    return _event(STAFF_DEACTIVATED, None, {"staff_id": staff_id}, [], [staff_id, by])
+
+
+def staff_activated(staff_id: int, by: int) -> NewEvent:
+    """A manager let someone sign in again."""
+    return _event(STAFF_ACTIVATED, None, {"staff_id": staff_id}, [], [staff_id, by])
+
+
+def staff_pin_reset(staff_id: int, pin_pending: bool, by: int) -> NewEvent:
+    """A manager gave someone a new PIN (`pin_pending`: a one-time one, to be replaced)."""
+    return _event(
+        STAFF_PIN_RESET, None, {"staff_id": staff_id, "pin_pending": pin_pending}, [], [staff_id, by]
+    )
+
+
+def staff_pin_chosen(staff_id: int) -> NewEvent:
+    """A person chose their own PIN after signing in with a one-time one."""
+    return _event(STAFF_PIN_CHOSEN, None, {"staff_id": staff_id}, [], [staff_id])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from api import readmodels, settings, sqlread, workshop
+from api import money, readmodels, settings, settlement_summary, sqlread, workshop
 from api.auth import token_hash
 from api.commands import now
 from api.sqlread import Branch, Kind
@@ -95,8 +95,19 @@ _JOB_FIELDS = (  # what the customer sees of a job, and what the order's stage n
     ("title", Kind.TEXT, "j.title"),
     ("state", Kind.TEXT, "j.state"),
     ("approval", Kind.TEXT, "j.approval"),
+    ("customer_text", Kind.TEXT, "j.customer_text"),
 )
-_PHOTO_FIELDS = (("id", Kind.INT, "p.id"), ("kind", Kind.TEXT, "p.kind"))
+_PHOTO_FIELDS = (("id", Kind.INT, "p.id"), ("kind", Kind.TEXT, "p.kind"), ("panel", Kind.TEXT, "p.panel"))
+# The approval card (recommended work): its parts lines, and the finding it was priced from (whose
+# photos name it in `panel`, "finding:<id>").
+_PART_FIELDS = (
+    ("id", Kind.INT, "pl.id"),
+    ("job", Kind.INT, "pl.job"),
+    ("quantity", Kind.INT, "pl.quantity"),
+    ("unit_price_fen", Kind.INT, "pl.unit_price_fen"),
+    ("name", Kind.TEXT, "pl.name"),
+)
+_PRICED_FIELDS = (("id", Kind.INT, "f.id"), ("recommended_job", Kind.INT, "f.recommended_job"))
 _PHOTO_KINDS = tuple(sorted(workshop.CUSTOMER_PHOTO_KINDS))
 _PROMISE_FIELDS = (
     ("id", Kind.INT, "pc.id"),
@@ -109,6 +120,8 @@ _OF_LINK = "JOIN repair_order ro ON ro.id = {alias}.repair_order WHERE ro.status
 _JOBS = f"FROM job j {_OF_LINK.format(alias='j')}"
 _PHOTOS = f"FROM photo p {_OF_LINK.format(alias='p')} AND p.kind IN ({sqlread.marks(_PHOTO_KINDS)})"
 _PROMISES = f"FROM promise_change pc {_OF_LINK.format(alias='pc')}"
+_PARTS = f"FROM part_line pl {_OF_LINK.format(alias='pl')}"
+_PRICED = f"FROM finding f {_OF_LINK.format(alias='f')} AND f.recommended_job IS NOT NULL"
 
 
 def _branches(hashed: str) -> list[Branch]:
@@ -117,7 +130,35 @@ def _branches(hashed: str) -> list[Branch]:
         Branch("job", _JOB_FIELDS, _JOBS, (hashed,)),
         Branch("photo", _PHOTO_FIELDS, _PHOTOS, (hashed, *_PHOTO_KINDS)),
         Branch("promise", _PROMISE_FIELDS, _PROMISES, (hashed,)),
+        Branch("part", _PART_FIELDS, _PARTS, (hashed,)),
+        Branch("priced", _PRICED_FIELDS, _PRICED, (hashed,)),
     ]
+
+
+def _priced(job: dict[str, Any], found: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """What the approval card shows beyond the job, when there is something: the customer's words,
+    and with parts lines the labour, the lines and the total (its photos: `photos[].job_id`)."""
+    extra: dict[str, Any] = {}
+    if job["customer_text"]:
+        extra["customer_text"] = job["customer_text"]
+    lines = [
+        {
+            "name": p["name"],
+            "quantity": p["quantity"],
+            "unit_price_fen": p["unit_price_fen"],
+            "line_fen": money.line_fen(p["quantity"], p["unit_price_fen"]),
+        }
+        for p in found["part"]
+        if p["job"] == job["id"]
+    ]
+    if lines:
+        labour = job["price_cents"] or 0
+        extra |= {
+            "labour_fen": labour,
+            "parts": lines,
+            "total_fen": labour + sum(x["line_fen"] for x in lines),
+        }
+    return extra
 
 
 async def show(token: str) -> Status | None:
@@ -141,7 +182,9 @@ async def show(token: str) -> Status | None:
             item["approval"] = job["approval"]
         if job["price_cents"] is not None:
             item["price"] = job["price_cents"] / 100
+        item |= _priced(job, found)
         shown_jobs.append(item)
+    priced = {f"finding:{f['id']}": f["recommended_job"] for f in found["priced"]}
     survey = None
     if order["survey.score"] is not None:
         survey = {"score": order["survey.score"], "comment": order["survey.comment"]}
@@ -161,6 +204,8 @@ async def show(token: str) -> Status | None:
                 "kind": p["kind"],
                 "url": f"/s/{token}/photos/{p['id']}",
                 "thumb_url": f"/s/{token}/photos/{p['id']}/thumb",
+                # The recommended job whose approval card it belongs to (a priced finding's photo).
+                "job_id": priced.get(p["panel"]),
             }
             for p in found["photo"]
         ],
@@ -170,6 +215,11 @@ async def show(token: str) -> Status | None:
         "seq": int(order["last_seq"] or 0),
         "survey": survey,
     }
+    # After the hand-over, the bill's summary (a second statement, only for delivered orders: the
+    # figures were frozen at the hand-over, so they cannot disagree with the snapshot above).
+    view["settlement"] = (
+        await settlement_summary.customer_summary(order["id"]) if order["delivered_at"] else None
+    )
     # Before the first-run setup there is no shop row: the zone every time is shown in is SHOP_TIMEZONE.
     zone = order["shop.timezone"] or settings.get().shop_timezone
     return Status(view, order["shop.name"] or "", zone)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from api import messages
+from api.money import yuan_text
 
 PAGE_DIR = Path(__file__).resolve().parents[1] / "web" / "status"
 STAGES = ("checked_in", "in_progress", "quality_check", "ready", "delivered")
@@ -67,6 +68,7 @@ TEXT: dict[str, dict[str, str]] = {
         "declined": "Declined",
         "price": "Price",
         "price_on_request": "Price on request",
+        "labour": "Labour",
         "survey": "How was your visit?",
         "survey_intro": "1 = very unhappy, 10 = excellent.",
         "comment": "Anything we should know? (optional)",
@@ -123,6 +125,7 @@ TEXT: dict[str, dict[str, str]] = {
         "declined": "已拒绝",
         "price": "价格",
         "price_on_request": "价格请咨询",
+        "labour": "工时费",
         "survey": "您对本次服务满意吗？",
         "survey_intro": "1 = 非常不满意，10 = 非常满意。",
         "comment": "还有什么想告诉我们的？（选填）",
@@ -213,6 +216,12 @@ def money(amount: float | None) -> str | None:
     return None if amount is None else f"¥{amount:,.2f}"
 
 
+def bill_text(lang: str) -> dict[str, str]:
+    """The hand-over summary's words (web/js/strings/handover.js: the tablet's own)."""
+    words = messages.dictionaries()[lang]
+    return {k: v for k, v in words.items() if k.startswith(("handover.status.", "handover.method."))}
+
+
 def render(
     view: dict[str, Any],
     *,
@@ -265,6 +274,8 @@ def render(
         recommended=recommended,
         work=work,
         money=money,
+        yuan=yuan_text,
+        bill_t=bill_text(lang),
         notice=text.get(f"notice.{notice}") if notice in NOTICES else None,
         notice_kind="bad" if notice in ("stale", "invalid", "failed") else "ok",
         form_key=form_key,

@@ -136,13 +136,45 @@ def decide_approval(state: JobState, approval: Approval | None, decision: str) -
     )
 
 
-def assign(job: JobFacts) -> JobState:
-    """Give a job to a technician. Re-assigning keeps paused and rework jobs in their state."""
+ASSIGNEE_ROLES = ("technician", "foreman")  # the people who clock time on jobs
+
+
+def check_assignee(name: str, role: str, active: bool) -> None:
+    """Only an active person who clocks time on jobs can be given one."""
+    if not active:
+        raise Invalid(
+            f"{name} is no longer active: choose someone else.",
+            code="job.assign_inactive",
+            params={"name": name},
+            field="technician_id",
+        )
+    if role not in ASSIGNEE_ROLES:
+        raise Invalid(
+            f"{name} is not a technician or foreman: only they can be given jobs.",
+            code="job.assign_role",
+            params={"name": name, "role": role},
+            field="technician_id",
+        )
+
+
+def assign(job: JobFacts, clocked_by: str | None = None) -> JobState:
+    """Give a job to a technician. Re-assigning keeps paused and rework jobs in their state; a job
+    someone is clocked on (`clocked_by`: their name) stays with them until they stop."""
     if job.state is JobState.RECOMMENDED:
         raise Conflict(
             f"“{job.title}” is waiting for the customer's approval.",
             code="job.awaiting_approval",
             params={"title": job.title},
+        )
+    if job.state is JobState.DECLINED:
+        raise Conflict(
+            f"The customer declined “{job.title}”.", code="job.declined", params={"title": job.title}
+        )
+    if clocked_by is not None:
+        raise Conflict(
+            f"{clocked_by} is clocked on “{job.title}” now: they must stop first.",
+            code="job.assign_clocked",
+            params={"title": job.title, "name": clocked_by},
         )
     if job.state not in _ASSIGNABLE:
         raise Conflict(
@@ -331,6 +363,64 @@ def can_add_work(current: Stage) -> None:
         )
 
 
+# ---------- parts lines (配件) ----------
+
+PART_STATES = ("needed", "ordered", "arrived", "fitted")
+# Moves the office records by hand (fitted has its own route: the person at the car says so). An
+# order can be called off (ordered → needed); a part taken off the shelf skips ordering.
+_PART_MOVES = {
+    ("needed", "ordered"),
+    ("needed", "arrived"),
+    ("ordered", "arrived"),
+    ("ordered", "needed"),
+    ("arrived", "ordered"),  # the wrong part came: ordered again
+}
+
+
+def move_part(current: str, target: str, expected_at: datetime | None) -> None:
+    """May a parts line go from `current` to `target` (same state: an edit of its fields)?"""
+    if current == "fitted":
+        raise Conflict("This part is already fitted; it can no longer change.", code="part.fitted")
+    if target not in PART_STATES or target == "fitted":
+        raise Invalid(
+            "state must be needed, ordered or arrived (fitted: POST /api/parts/{id}/fitted).",
+            code="part.state_invalid",
+            params={"state": target},
+            field="state",
+        )
+    if target != current and (current, target) not in _PART_MOVES:
+        raise Conflict(
+            f"A part that is {current} cannot become {target}.",
+            code="part.move_invalid",
+            params={"from": current, "to": target},
+        )
+    if target == "ordered" and expected_at is None:
+        raise Invalid(
+            "Say when the ordered part should arrive.", code="part.expected_required", field="expected_at"
+        )
+
+
+def fit_part(current: str, job_state: JobState) -> None:
+    """A part is fitted once, after it arrived, on work the customer agreed to."""
+    if current == "fitted":
+        raise Conflict("This part is already fitted.", code="part.already_fitted")
+    if current != "arrived":
+        raise Conflict(
+            "This part has not arrived yet: mark it arrived first.",
+            code="part.not_arrived",
+            params={"state": current},
+        )
+    if job_state in _NOT_WORK:
+        raise Conflict("The customer has not approved this work.", code="part.job_not_approved")
+
+
+def add_part(job_state: JobState, current: Stage) -> None:
+    """Parts lines go on work that is not declined, until the car is delivered."""
+    can_add_work(current)
+    if job_state is JobState.DECLINED:
+        raise Conflict("The customer declined this work: it needs no parts.", code="part.job_declined")
+
+
 PROMISE_MAX_AHEAD = timedelta(days=90)
 
 
@@ -501,6 +591,21 @@ def check_photo_kind(kind: str) -> str:
             field="kind",
         )
     return kind
+
+
+def check_editable(current: Stage) -> None:
+    """An order's customer, vehicle, concerns, mileage and fuel may be corrected until delivery."""
+    if current is Stage.DELIVERED:
+        raise Conflict("This repair order was already delivered.", code="ro.delivered")
+
+
+def check_check_in_open(signed_at: datetime | None) -> None:
+    """Mileage and fuel at check-in are part of what the customer signs on the walk-around."""
+    if signed_at is not None:
+        raise Conflict(
+            "The customer signed the walk-around with this mileage and fuel level: they cannot change now.",
+            code="ro.check_in_signed",
+        )
 
 
 def check_walkaround_open(signed_at: datetime | None) -> None:

@@ -31,20 +31,55 @@ JOB = {
 ENTRY = {"id": 3, "job_id": 11, "technician_id": 5, "started_at": AT.isoformat(), "ended_at": None}
 DAY = {"id": 2, "staff_id": 5, "clock_in_at": AT.isoformat(), "clock_out_at": None, "opened_by": "person"}
 PHOTO = {"id": 8, "kind": "walkaround", "panel": "front", "job_id": None, "url": "/api/photos/8"}
+PART = {
+    "id": 6,
+    "job_id": 11,
+    "name": "Brake pads",
+    "quantity": 1,
+    "unit_price_fen": 25600,
+    "state": "needed",
+}
 FINDING = {"id": 4, "job_id": 11, "repair_order_id": 1, "text": "Worn wiper", "recommended_job_id": None}
 
 # One example of every type, with the ids each must name.
 EXAMPLES: dict[str, tuple[NewEvent, list[int], list[int]]] = {
     "ro.created": (events.ro_created(1, "R-1", "沪A12345", Stage.CHECKED_IN, [11, 12], 2), [11, 12], [2]),
     "stage.changed": (events.stage_changed(1, Stage.IN_PROGRESS, Stage.QUALITY_CHECK, [11]), [11], []),
+    "ro.updated": (
+        events.ro_updated(
+            1,
+            ["customer.phone", "mileage"],
+            {
+                "customer": {"name": "Zhang Wei", "phone": "13800000001", "language": "zh-CN"},
+                "vehicle": {
+                    "plate": "沪A12345",
+                    "vin": None,
+                    "make": "VW",
+                    "model": "Lavida",
+                    "year": 2019,
+                    "color": "",
+                },
+                "mileage": 42000,
+                "fuel_level": 4,
+                "concerns": ["Noise at the front"],
+            },
+            2,
+        ),
+        [],
+        [2],
+    ),
     "promise.changed": (events.promise_changed(1, AT + timedelta(hours=2), AT, "Parts late", 2), [], [2]),
     "job.added": (events.job_added(1, JOB), [11], [5]),
     "job.updated": (events.job_updated(1, JOB), [11], [5]),
-    "job.assigned": (events.job_assigned(1, JOB), [11], [5]),
+    "job.assigned": (events.job_assigned(1, JOB, previous=4), [11], [4, 5]),
     "qc.recorded": (events.qc_recorded(1, {**JOB, "state": "rework"}, False, ["Brakes"], 7), [11], [5, 7]),
     "approval.requested": (events.approval_requested(1, 12, "Wiper blades", 95.0), [12], []),
     "approval.decided": (events.approval_decided(1, 12, "approved", "Wiper blades"), [12], []),
     "finding.added": (events.finding_added(1, FINDING, 5), [11], [5]),
+    "finding.priced": (events.finding_priced(1, 4, 12, 30000, 25600, 2), [12], [2]),
+    "part.added": (events.part_added(1, PART, 5, 2), [11], [2, 5]),
+    "part.updated": (events.part_updated(1, {**PART, "state": "arrived"}, "ordered", 5, 2), [11], [2, 5]),
+    "part.awaited": (events.part_awaited(1, PART, 5), [11], [5]),
     "clock.on": (events.clock_tapped("clock.on", 1, 5, 11, [ENTRY], ENTRY, [JOB]), [11], [5]),
     "clock.off": (events.clock_tapped("clock.off", 1, 5, None, [ENTRY], None, [JOB]), [11], [5]),
     "clock.reviewed": (events.clock_reviewed(1, ENTRY, 7), [11], [5, 7]),
@@ -59,6 +94,9 @@ EXAMPLES: dict[str, tuple[NewEvent, list[int], list[int]]] = {
     "photo.added": (events.photo_added(1, {**PHOTO, "thumb_url": "/api/photos/8/thumb"}, 2), [], [2]),
     "walkaround.updated": (events.walkaround_updated(1, 3, 2), [], [2]),
     "walkaround.signed": (events.walkaround_signed(1, "Zhang Wei", 2), [], [2]),
+    "settlement.updated": (events.settlement_updated(1, 5000, "pending", 120000, 2), [], [2]),
+    "discount.approved": (events.discount_approved(1, 5000, 3), [], [3]),
+    "ro.handed_over": (events.ro_handed_over(1, 115000, "wechat", "Zhang Wei", 2), [], [2]),
     "survey.submitted": (events.survey_submitted(1, 9, "Quick"), [], []),
     "shop.set_up": (events.shop_set_up("Demo Motors", 1), [], [1]),
     "shop.updated": (
@@ -79,6 +117,10 @@ EXAMPLES: dict[str, tuple[NewEvent, list[int], list[int]]] = {
     "staff.locked_out": (events.staff_locked_out(5, True), [], [5]),
     "staff.signed_in": (events.staff_signed_in(5, 40), [], [5]),
     "staff.signed_out": (events.staff_signed_out(5, 41), [], [5]),
+    "staff.deactivated": (events.staff_deactivated(5, 1), [], [1, 5]),
+    "staff.activated": (events.staff_activated(5, 1), [], [1, 5]),
+    "staff.pin_reset": (events.staff_pin_reset(5, True, 1), [], [1, 5]),
+    "staff.pin_chosen": (events.staff_pin_chosen(5), [], [5]),
 }
 # What the status page may show (CONTRACT.md "Live events"), each type's fields for a customer.
 CUSTOMER = {
@@ -86,7 +128,7 @@ CUSTOMER = {
     "promise.changed": {"promised_at", "previous_at", "reason"},
     "job.added": {"job", "job_ids"},
     "job.updated": {"job", "job_ids"},
-    "approval.requested": {"job_id", "title", "price", "job_ids"},
+    "approval.requested": {"job_id", "title", "price", "total_fen", "job_ids"},
     "approval.decided": {"job_id", "decision", "job_ids"},
     "photo.added": {"id", "kind", "job_ids"},
     "survey.submitted": {"score"},

@@ -30,6 +30,7 @@ const SHELL = [
   '/web/js/strings/pricing.js',
   '/web/js/live.js',
   '/web/js/money.js',
+  '/web/js/job-parts.js',
   '/web/js/my-jobs.js',
   '/web/js/new-ro.js',
   '/web/js/outbox.js',

@@ -30,6 +30,9 @@ class ClockOnIn(DeviceTimes):
 
 class ClockOffIn(DeviceTimes):
     reason: str
+    part_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="with waiting_parts: the parts line it waits for"
+    )
 
 
 class QcItemIn(Strict):
@@ -86,6 +89,7 @@ class JobController(Controller):
             key=tap_key(request, user.id),
             device_time=data.device_time,
             sent=device_sent_at(request, data.device_sent_at),
+            part_id=data.part_id,
         )
         return await run(request, handler, actor=f"staff:{user.id}", payload=data.model_dump(mode="json"))
 

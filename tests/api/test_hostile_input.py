@@ -7,6 +7,7 @@ is added. Runs on SQLite and on PostgreSQL (TEST_DATABASE_URL).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import io
@@ -102,12 +103,21 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
             "data": {"signed_by": "张伟"},
         },
         ("POST", "/api/repair-orders/{ro_id:int}/photos"): photo,
+        ("PUT", "/api/repair-orders/{ro_id:int}/settlement"): {"discount_fen": 0},
+        ("POST", "/api/repair-orders/{ro_id:int}/handover"): {
+            "mileage_out": 99999,
+            "payment_method": "cash",
+            "signed_by": "张伟",
+            "signature": "data:image/png;base64," + base64.b64encode(png()).decode(),
+        },
         ("POST", "/api/jobs/{job_id:int}/assign"): {"technician_id": w.foreman_id},
         ("POST", "/api/jobs/{job_id:int}/clock-on"): {},
         ("POST", "/api/jobs/{job_id:int}/clock-off"): {"reason": "done"},
         ("POST", "/api/jobs/{job_id:int}/qc"): {"items": [{"name": "Road test", "result": "pass"}]},
         ("POST", "/api/jobs/{job_id:int}/findings"): {"text": "Front pads at 2 mm"},
         ("POST", "/api/findings/{finding_id:int}/recommend"): {"title": "Front pads", "estimated_hours": 1},
+        ("POST", "/api/jobs/{job_id:int}/parts"): {"name": "Pads", "quantity": 1, "unit_price_fen": 100},
+        ("POST", "/api/parts/{part_id:int}"): {"state": "arrived"},
         ("POST", "/api/clock-entries/{entry_id:int}/correct"): {"reason": "forgot to stop"},
     }
 

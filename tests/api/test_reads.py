@@ -186,6 +186,7 @@ async def test_the_status_json_shows_only_what_the_customer_may_see(shop: Shop) 
         "delivered_at",
         "seq",
         "survey",
+        "settlement",  # the bill's summary after the hand-over (None before)
     ]
     assert view["vehicle"] == {"label": "Volkswagen Passat white", "plate_masked": "沪A·••345"}
     assert [p["kind"] for p in view["photos"]] == ["finding", "walkaround"]  # never the QC evidence
