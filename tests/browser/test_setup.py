@@ -52,11 +52,10 @@ def test_first_run_setup_creates_shop_and_signs_the_manager_in(
     form.locator('[name="manager.pin_confirm"]').fill("5063")
     page.get_by_test_id("setup-submit").tap()
 
-    # Lands on today's vehicles, signed in as the new manager, in the language chosen above.
-    today = page.get_by_test_id("today-list")
-    expect(today).to_be_visible()
-    expect(page).to_have_url(f"{fresh_server.url}/#/today")
-    expect(page.locator("main h1")).to_have_text(TEXT["en"]["today.title"])
+    # Lands on the staff screen (the team is added next), signed in as the new manager, in the
+    # language chosen above.
+    expect(page).to_have_url(f"{fresh_server.url}/#/staff")
+    expect(page.get_by_test_id("staff-row")).to_have_count(1)
     expect(page.get_by_test_id("current-user")).to_contain_text("Wang Fang")
     expect(page.get_by_test_id("current-user")).to_contain_text("Service manager")
     expect(page.get_by_test_id("shop-name")).to_have_text("湾线汽车服务中心")
@@ -65,9 +64,11 @@ def test_first_run_setup_creates_shop_and_signs_the_manager_in(
 
     # A reload keeps the session and never shows setup again.
     page.reload()
-    expect(page.get_by_test_id("today-list")).to_be_visible()
+    expect(page.get_by_test_id("staff-row")).to_have_count(1)
     expect(page.get_by_test_id("setup-form")).to_have_count(0)
     expect(page.get_by_test_id("current-user")).to_contain_text("Wang Fang")
+    page.get_by_test_id("nav-today").tap()
+    expect(page.get_by_test_id("today-list")).to_be_visible()
     expect(page.locator("main h1")).to_have_text(TEXT["en"]["today.title"])
 
     # Even asking for the setup screen by address lands on today's list.

@@ -106,7 +106,8 @@ export function render(root, ctx) {
       setShopTimeZone(body.timezone);
       await ctx.loadShop();
       ctx.setUser(res?.user || null);
-      ctx.go(res?.user ? '#/today' : '#/signin', { replace: true });
+      // A new shop's manager starts where the team is added and the shop is set up.
+      ctx.go(res?.user ? '#/staff' : '#/signin', { replace: true });
     } catch (err) {
       if (err.status === 409) {
         // Someone finished setup first (another tablet): the shop exists, so sign in instead.

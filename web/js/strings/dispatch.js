@@ -1,6 +1,7 @@
 // UI strings of one area of the app, in both languages (merged into web/js/i18n.js). Flat
 // `'key': 'text',` lines only: api/messages.py reads these files by their lines, as it reads i18n.js.
 export const en = {
+  'error.operation.dispatch.read': 'see the dispatch board',
   'dispatch.title': 'Dispatch',
   'dispatch.unassigned': 'Not assigned yet',
   'dispatch.noneWaiting': 'Every job has a technician.',
@@ -39,6 +40,7 @@ export const en = {
 };
 
 export const zh = {
+  'error.operation.dispatch.read': '查看派工看板',
   'dispatch.title': '派工',
   'dispatch.unassigned': '待派工',
   'dispatch.noneWaiting': '所有项目都已派工。',

@@ -1,6 +1,9 @@
 // UI strings of one area of the app, in both languages (merged into web/js/i18n.js). Flat
 // `'key': 'text',` lines only: api/messages.py reads these files by their lines, as it reads i18n.js.
 export const en = {
+  'error.operation.ro.handover': 'hand cars over and settle',
+  'error.operation.ro.print': 'print settlements',
+  'error.operation.discount.approve': 'approve discounts',
   'closing.title': 'Ready and hand-over',
   'closing.markReady': 'Mark ready',
   'closing.readyQueued': 'Ready — not sent yet',
@@ -98,6 +101,9 @@ export const en = {
 };
 
 export const zh = {
+  'error.operation.ro.handover': '交车结算',
+  'error.operation.ro.print': '打印结算单',
+  'error.operation.discount.approve': '审批折扣',
   'closing.title': '交车',
   'closing.markReady': '标记待交车',
   'closing.readyQueued': '待交车——尚未发送',

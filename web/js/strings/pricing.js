@@ -2,6 +2,8 @@
 // `'key': 'text',` lines only: api/messages.py reads these files by their lines, as it reads i18n.js.
 // Area: findings priced with parts (ro-pricing.js), parts lines (ro-parts.js, job-parts.js).
 export const en = {
+  'error.operation.part.edit': 'add or order parts',
+  'error.operation.part.fit': 'mark parts as fitted',
   'pricing.title': 'Findings to price',
   'pricing.foundBy': 'Found by {name}',
   'pricing.words': 'What the customer reads',
@@ -73,6 +75,8 @@ export const en = {
 };
 
 export const zh = {
+  'error.operation.part.edit': '添加或订购配件',
+  'error.operation.part.fit': '标记配件已安装',
   'pricing.title': '待报价的检查发现',
   'pricing.foundBy': '{name} 发现',
   'pricing.words': '客户看到的说明',
