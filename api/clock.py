@@ -191,12 +191,20 @@ def _announce(
     if job_id is not None:
         by_ro.setdefault(ro_of[job_id], [])
     after = window.stages()
+    # Why a paused job waits is its last entry's reason (the order read takes the same from
+    # clock_entry); the window holds every entry of the jobs concerned.
+    last_stop: dict[int, Any] = {}
+    for entry in sorted(folded.entries, key=lambda e: (e["started_at"], e.get("id") or 0)):
+        last_stop[entry["job"]] = entry["reason"]
     shown: dict[int, dict[str, Any]] = {}
     later: list[NewEvent] = []
     for ro in sorted(set(ro_of.values())):
         here = sorted(j for j in touched if ro_of[j] == ro)
         for jid in here:
-            shown[jid] = jobs.plain(readmodels.job_out(window.jobs[jid]))
+            row = window.jobs[jid]
+            if jid in last_stop:
+                row = {**row, "last_stop": last_stop[jid]}
+            shown[jid] = jobs.plain(readmodels.job_out(row))
             if jid in folded.jobs:
                 later.append(events.job_updated(ro, shown[jid]))
         if after[ro] is not before[ro]:

@@ -104,6 +104,7 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         },
         ("POST", "/api/repair-orders/{ro_id:int}/photos"): photo,
         ("PUT", "/api/repair-orders/{ro_id:int}/settlement"): {"discount_fen": 0},
+        ("PATCH", "/api/repair-orders/{ro_id:int}"): {"concerns": ["Noise from the front"]},
         ("POST", "/api/repair-orders/{ro_id:int}/handover"): {
             "mileage_out": 99999,
             "payment_method": "cash",
@@ -119,6 +120,7 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         ("POST", "/api/jobs/{job_id:int}/parts"): {"name": "Pads", "quantity": 1, "unit_price_fen": 100},
         ("POST", "/api/parts/{part_id:int}"): {"state": "arrived"},
         ("POST", "/api/clock-entries/{entry_id:int}/correct"): {"reason": "forgot to stop"},
+        ("POST", "/api/staff/{staff_id:int}/reset-pin"): {},
     }
 
 

@@ -24,6 +24,9 @@ export const MINE = new Set(['assigned', 'in_progress', 'paused', 'rework', 'fin
 // Not (yet) work the customer agreed to: it neither holds back nor moves a repair order.
 export const NOT_WORK = new Set(['recommended', 'declined']);
 
+// Nothing is left to do on a job in these states: it passed QC, or the customer declined it.
+export const SETTLED = new Set(['qc_passed', 'declined']);
+
 // States clock taps move a job between (job_state_after leaves any other state alone).
 const CLOCKED = new Set(['assigned', 'in_progress', 'paused', 'finished', 'rework']);
 

@@ -5,21 +5,20 @@
 import { get } from './api.js';
 import { action, send } from './action.js';
 import { h, clear, timeEl, toast } from './dom.js';
-import { allowed } from './domain.js';
+import { SETTLED, allowed } from './domain.js';
 import { getLang } from './i18n.js';
 import { onLiveEvent } from './live.js';
 import { formatFen } from './money.js';
 import { showError } from './forms.js';
 
 // Job states that do not keep an order from being ready (beside passed QC: work the customer declined).
-const DONE = new Set(['qc_passed', 'declined']);
 // The last settlement read per order: a repaint of the detail shows it at once, not an empty gap.
 const known = new Map();
 const REFRESH_ON = new Set(['settlement.updated', 'discount.approved', 'ro.handed_over', 'stage.changed', 'job.updated', 'job.added', 'approval.decided']);
 
 /** The jobs that keep this order from being ready (the same rule as api.workshop.ready_blockers). */
 export function openJobs(ro) {
-  return (ro.jobs || []).filter((j) => j.state === 'recommended' || !DONE.has(j.state));
+  return (ro.jobs || []).filter((j) => j.state === 'recommended' || !SETTLED.has(j.state));
 }
 
 export function printUrl(roId, size, lang = getLang()) {

@@ -7,7 +7,7 @@ import { h, timeEl, toast } from './dom.js';
 import { getShopTimeZone } from './i18n.js';
 import { formBanner, showError, clearError } from './forms.js';
 import { formatFen, parseFen } from './money.js';
-import { allowed } from './domain.js';
+import { NOT_WORK, allowed } from './domain.js';
 import { toInputs, zonedToIso } from './time.js';
 
 const waiting = new Map(); // part id (or `job:<id>` for a new line) → what is on this tablet, not yet on the server
@@ -75,7 +75,7 @@ function partRow(part, job, { mayEdit, mayFit, refresh }) {
   if (mayEdit && (part.state === 'needed' || part.state === 'ordered')) {
     buttons.push(h('button', { type: 'button', class: 'btn btn-secondary', 'data-testid': 'part-arrived', t: 'parts.arrived', onclick: () => move('arrived') }));
   }
-  if (mayFit && part.state === 'arrived' && !['recommended', 'declined'].includes(job.state)) {
+  if (mayFit && part.state === 'arrived' && !NOT_WORK.has(job.state)) {
     buttons.push(
       h('button', {
         type: 'button',
