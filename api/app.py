@@ -28,6 +28,7 @@ from api.routes.auth import AuthController
 from api.routes.clock_entries import ClockEntryController
 from api.routes.dispatch import DispatchController
 from api.routes.findings import FindingController
+from api.routes.followups import FollowUpController
 from api.routes.handover import HandoverController, print_settlement
 from api.routes.health import health, health_head
 from api.routes.jobs import JobController
@@ -130,6 +131,7 @@ def create_app(**overrides: Any) -> Litestar:
             default_template,
             WalkaroundController,
             HandoverController,
+            FollowUpController,
             print_settlement,
             streams.shop_stream,
             streams.status_stream,

@@ -389,6 +389,47 @@ def survey_submitted(ro: int, score: int, comment: str) -> NewEvent:
     return _event(SURVEY_SUBMITTED, ro, {"score": score, "comment": comment}, [], [])
 
 
+# --- After delivery: the follow-up call (回访), staff only -----------------------------------------
+
+FOLLOW_UP_CREATED = _type("follow_up.created", ("follow_up_id", "due_from", "due_until"))
+FOLLOW_UP_CALLED = _type(
+    "follow_up.called", ("follow_up_id", "reached", "state", "tries", "call_back_at", "complaint_suggested")
+)
+
+
+def follow_up_created(ro: int, follow_up_id: int, due_from: datetime, due_until: datetime) -> NewEvent:
+    """Delivery opened the follow-up call, due from `due_from` until `due_until` (exclusive)."""
+    data = {
+        "follow_up_id": follow_up_id,
+        "due_from": due_from.isoformat(),
+        "due_until": due_until.isoformat(),
+    }
+    return _event(FOLLOW_UP_CREATED, ro, data, [], [])
+
+
+def follow_up_called(
+    ro: int,
+    follow_up_id: int,
+    *,
+    reached: bool,
+    state: str,
+    tries: int,
+    call_back_at: datetime | None,
+    complaint_suggested: bool,
+    by: int,
+) -> NewEvent:
+    """A follow-up call was recorded: reached (answers kept, done) or not (call back, or unreachable)."""
+    data = {
+        "follow_up_id": follow_up_id,
+        "reached": reached,
+        "state": state,
+        "tries": tries,
+        "call_back_at": call_back_at.isoformat() if call_back_at else None,
+        "complaint_suggested": complaint_suggested,
+    }
+    return _event(FOLLOW_UP_CALLED, ro, data, [], [by])
+
+
 # --- Shop and staff -------------------------------------------------------------------------------
 
 SHOP_SET_UP = _type("shop.set_up", ("name",))

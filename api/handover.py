@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from piccolo.engine import engine_finder
 
 import photos
-from api import db, events, money, photo_uploads, readmodels, settings, workshop
+from api import db, events, followups, money, photo_uploads, readmodels, settings, workshop
 from api.commands import Outcome, now
 from api.settlement_summary import billed
 from api.tables import Job, PartLine, Photo, RepairOrder, Settlement, Shop, Staff, Walkaround
@@ -355,7 +355,8 @@ async def hand_over(
     shown = await show(ro_id)
     handed = events.ro_handed_over(ro_id, figures.total_fen, payment_method, signed_by, by)
     staged = events.stage_changed(ro_id, stage, workshop.Stage.DELIVERED, [j["id"] for j in jobs])
-    return Outcome(200, shown, [handed, staged])
+    # The follow-up call (回访) is opened by the delivery itself: no delivered car goes uncalled.
+    return Outcome(200, shown, [*await followups.open_for(ro_id, at), handed, staged])
 
 
 async def signature_path(ro_id: int) -> Path:

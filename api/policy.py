@@ -32,6 +32,9 @@ POLICY: dict[str, frozenset[str]] = {
     "ro.print": _OFFICE,
     "discount.approve": _MANAGER,
     "shop.settings": _MANAGER,
+    # The follow-up call after delivery (回访): customer care's work; advisors and managers may call too.
+    "care.read": frozenset({"customer_care", "advisor", "manager"}),
+    "care.call": frozenset({"customer_care", "advisor", "manager"}),
     "job.clock": _FLOOR,
     "job.qc": _OFFICE,
     "qc.read": _OFFICE,

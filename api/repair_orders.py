@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from piccolo.columns import Column
 
-from api import events, readmodels, search, settings, shop, sqlread, workshop
+from api import events, followups, readmodels, search, settings, shop, sqlread, workshop
 from api.auth import new_status_link
 from api.commands import Outcome, now
 from api.events import NewEvent
@@ -378,9 +378,13 @@ async def deliver(ro_id: int) -> Outcome:
     """Hand the car over (from ready). The status link stays open for the follow-up survey."""
     before = await readmodels.current_stage(ro_id)  # NotFound when there is no such order
     workshop.deliver(before)
-    await RepairOrder.update({RepairOrder.delivered_at: now()}).where(RepairOrder.id == ro_id)
+    at = now()
+    await RepairOrder.update({RepairOrder.delivered_at: at}).where(RepairOrder.id == ro_id)
     body = await readmodels.repair_order(ro_id)
-    return Outcome(200, as_json(body), await stage_events(ro_id, before))
+    # The follow-up call (回访) opens in the same command as the delivery.
+    return Outcome(
+        200, as_json(body), [*await stage_events(ro_id, before), *await followups.open_for(ro_id, at)]
+    )
 
 
 async def edit(ro_id: int, data: RepairOrderEdit, by: int) -> Outcome:

@@ -474,3 +474,23 @@ class Timeline(BaseModel):
     """GET /api/repair-orders/{id}/timeline: the order's events, oldest first."""
 
     events: list[TimelineEvent]
+
+
+class FollowUpAnswersIn(Strict):
+    """The follow-up script's answers (回访); the ranges are checked by the use case (own codes)."""
+
+    overall: int = Field(description="Overall satisfaction, 1–10")
+    fixed: bool = Field(description="Was the fault fixed (确认故障是否彻底排除)")
+    on_time: bool = Field(description="Ready when promised")
+    explained: bool = Field(description="Were the work and the bill explained")
+    recommend: int = Field(description="Would recommend us, 0–10")
+    comment: str = Field(default="", max_length=1000)
+    reminder_confirmed: bool = Field(default=False, description="Next service reminder confirmed")
+
+
+class FollowUpCallIn(Strict):
+    """POST /api/follow-ups/{id}/calls: reached (with answers) or not (with a call back time)."""
+
+    reached: bool
+    call_back_at: datetime | None = Field(default=None, description="Not reached: when to call again")
+    answers: FollowUpAnswersIn | None = None

@@ -57,6 +57,12 @@ class Shop(Table):
     )
     next_service_months = Integer(default=6, help_text="Next service due after this many months")
     next_service_km = Integer(default=5000, help_text="… or after this many more kilometres")
+    # The follow-up call after delivery (回访, migration 0018): its window in open days after the
+    # delivery day, the calls before it closes as unreachable, and the score that needs a complaint.
+    followup_from_days = Integer(default=2, help_text="Follow-up call due from this open day after delivery")
+    followup_to_days = Integer(default=5, help_text="… until this open day after delivery")
+    followup_max_tries = Integer(default=3, help_text="Calls without reaching the customer before giving up")
+    followup_low_score = Integer(default=6, help_text="A score at or below this needs a complaint")
 
 
 class Staff(Table):
@@ -476,3 +482,35 @@ class Walkaround(Table):
     signed_at = Timestamptz(null=True, default=None)
     updated_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
     updated_at = Timestamptz()
+
+
+class FollowUp(Table, tablename="follow_up"):
+    """The call after delivery (回访): one per delivered order, due in a window of shop days."""
+
+    if TYPE_CHECKING:
+        id: Serial
+
+    repair_order = ForeignKey(references=RepairOrder, null=False, unique=True)
+    delivered_at = Timestamptz()
+    due_from = Timestamptz(help_text="Start of the window (local midnight of its first shop day)")
+    due_until = Timestamptz(help_text="End of the window, exclusive")
+    call_back_at = Timestamptz(null=True, default=None, help_text="When the customer asked to be called")
+    tries = Integer(default=0, help_text="Calls that did not reach the customer")
+    state = Varchar(length=12, default="open", help_text="open, done or unreachable")
+    complaint_suggested = Boolean(default=False, help_text="A low score or a fault not fixed")
+    closed_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class FollowUpCall(Table, tablename="follow_up_call"):
+    """One call made for a follow-up: reached or not, and the customer's answers when reached."""
+
+    if TYPE_CHECKING:
+        id: Serial
+
+    follow_up = ForeignKey(references=FollowUp, null=False)
+    reached = Boolean()
+    answers = Text(default="{}", help_text="JSON of the script's answers")
+    call_back_at = Timestamptz(null=True, default=None)
+    called_by = ForeignKey(references=Staff, on_delete=OnDelete.restrict, null=True)
+    called_at = Timestamptz()

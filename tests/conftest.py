@@ -78,6 +78,8 @@ async def database() -> AsyncIterator[None]:
 
 
 TABLES_IN_DELETE_ORDER = [
+    "follow_up_call",
+    "follow_up",
     "survey",
     "settlement",
     "part_line",

@@ -98,6 +98,14 @@ EXAMPLES: dict[str, tuple[NewEvent, list[int], list[int]]] = {
     "discount.approved": (events.discount_approved(1, 5000, 3), [], [3]),
     "ro.handed_over": (events.ro_handed_over(1, 115000, "wechat", "Zhang Wei", 2), [], [2]),
     "survey.submitted": (events.survey_submitted(1, 9, "Quick"), [], []),
+    "follow_up.created": (events.follow_up_created(1, 4, AT, AT + timedelta(days=3)), [], []),
+    "follow_up.called": (
+        events.follow_up_called(
+            1, 4, reached=True, state="done", tries=0, call_back_at=None, complaint_suggested=True, by=6
+        ),
+        [],
+        [6],
+    ),
     "shop.set_up": (events.shop_set_up("Demo Motors", 1), [], [1]),
     "shop.updated": (
         events.shop_updated(

@@ -8,7 +8,10 @@ import re
 from pathlib import Path
 
 WEB_JS = Path(__file__).parent.parent / "web" / "js"
-SOURCES = {path.name: path.read_text(encoding="utf-8") for path in [WEB_JS / "i18n.js", *sorted(WEB_JS.glob("strings/*.js"))]}
+SOURCES = {
+    path.name: path.read_text(encoding="utf-8")
+    for path in [WEB_JS / "i18n.js", *sorted(WEB_JS.glob("strings/*.js"))]
+}
 ENTRY = re.compile(r"^\s*'([^']+)':\s*(['\"`])(.*)\2,?\s*$")
 
 

@@ -121,6 +121,7 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         ("POST", "/api/parts/{part_id:int}"): {"state": "arrived"},
         ("POST", "/api/clock-entries/{entry_id:int}/correct"): {"reason": "forgot to stop"},
         ("POST", "/api/staff/{staff_id:int}/reset-pin"): {},
+        ("POST", "/api/follow-ups/{follow_up_id:int}/calls"): {"reached": False},
     }
 
 

@@ -49,6 +49,8 @@ REQUESTS: dict[str, tuple[str, str]] = {
     "ro.print": ("GET", "/print/repair-orders/999999"),
     "discount.approve": ("POST", "/api/repair-orders/999999/settlement/approve-discount"),
     "shop.settings": ("PUT", "/api/shop/settings"),
+    "care.read": ("GET", "/api/follow-ups?view=due"),
+    "care.call": ("POST", "/api/follow-ups/999999/calls"),
 }
 
 

@@ -51,6 +51,8 @@ export const POLICY = Object.freeze({
   'ro.handover': OFFICE,
   'discount.approve': MANAGER,
   'shop.settings': MANAGER,
+  'care.read': Object.freeze(['customer_care', 'advisor', 'manager']),
+  'care.call': Object.freeze(['customer_care', 'advisor', 'manager']),
   'staff.list': Object.freeze(['foreman', 'manager']),
   'staff.edit': MANAGER,
   'ro.promise': OFFICE,

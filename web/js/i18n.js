@@ -3,6 +3,7 @@
 import { zonedParts, isValidZone } from './time.js';
 // Each area's strings live in a file of their own (web/js/strings/), merged below; one key, one place.
 import * as admin from './strings/admin.js';
+import * as care from './strings/care.js';
 import * as detail from './strings/detail.js';
 import * as dispatch from './strings/dispatch.js';
 import * as find from './strings/find.js';
@@ -1170,7 +1171,7 @@ const zh = {
   'review.own': '这是您本人的打卡：需由其他班组长或经理审核。',
 };
 
-for (const area of [admin, detail, dispatch, find, handover, pricing]) {
+for (const area of [admin, care, detail, dispatch, find, handover, pricing]) {
   Object.assign(en, area.en);
   Object.assign(zh, area.zh);
 }
