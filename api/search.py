@@ -177,7 +177,15 @@ async def _visits(where: str, *args: Any, limit: int = _VISITS) -> list[dict[str
 
 
 # Earlier write-ups made a new vehicle row per visit: a plate's rows are one car's history.
-_SAME_PLATE = "ro.vehicle IN (SELECT same.id FROM vehicle same WHERE same.plate = {})"
+async def _same_plate(plate: str, limit: int = _VISITS) -> list[dict[str, Any]]:
+    """The visits of every vehicle row with this plate. The rows are found first (by the plate's
+    index), then their orders by (vehicle, created_at): as one statement with a subquery,
+    PostgreSQL could walk the whole orders index on small estimates."""
+    same = await sqlread.rows("SELECT +id AS id FROM vehicle WHERE plate = {}", plate)
+    if not same:
+        return []
+    ids = [int(r["id"]) for r in same]
+    return await _visits(f"ro.vehicle IN ({sqlread.marks(ids)})", *ids, limit=limit)
 
 
 async def _findings(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -186,9 +194,10 @@ async def _findings(ro_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         return grouped
     sql = (
         "SELECT +f.id AS id, +f.repair_order AS repair_order, +f.job AS job, f.text, f.phrase, f.created_at"  # noqa: S608
-        f" FROM finding f WHERE f.repair_order IN ({sqlread.marks(ro_ids)}) ORDER BY f.id"
+        f" FROM finding f WHERE f.repair_order IN ({sqlread.marks(ro_ids)})"
     )
-    for row in await sqlread.rows(sql, *ro_ids):
+    # Ordered here, not by the database: ORDER BY id let PostgreSQL walk the whole primary key.
+    for row in sorted(await sqlread.rows(sql, *ro_ids), key=lambda r: int(r["id"])):
         grouped[row["repair_order"]].append(
             {
                 "id": row["id"],
@@ -222,7 +231,7 @@ async def history(vehicle_id: int) -> dict[str, Any]:
     """The vehicle and every visit, newest first: mileage in and out, the work done, what the
     technicians found and the recommended work the customer declined."""
     vehicle = await _vehicle(vehicle_id)
-    orders = await _visits(_SAME_PLATE, vehicle["plate"])
+    orders = await _same_plate(vehicle["plate"])
     ids = [r["id"] for r in orders]
     jobs = await readmodels.jobs_of(ids)
     findings = await _findings(ids)
@@ -259,7 +268,7 @@ async def lookup(plate: str | None, phone: str | None) -> dict[str, Any]:
     """Known vehicles for a plate (exact) or a phone (its last 7 digits or more): each with the
     customer of its last visit, the last mileage and the work declined then."""
     if plate is not None and plate_key(plate):
-        orders = await _visits(_SAME_PLATE, plate_key(plate), limit=1)
+        orders = await _same_plate(plate_key(plate), limit=1)
     elif phone is not None and len(digits(phone)) >= 7:
         typed = digits(phone)
         # The phone ends with what was typed; typed with a country code (+86), its last 11 digits
